@@ -1,0 +1,158 @@
+"""The `analytics` command: demo, database, sample data and flow runs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import datetime, timedelta, timezone
+from typing import Callable, NoReturn, Sequence
+
+# Prefect's ephemeral API server needs more than its default 20 s to start on 2 cores.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+
+EXIT_BAD_PARAMETERS = 2
+EXIT_FAILED = 1
+
+
+class UsageError(ValueError):
+    """A parameter the user gave is wrong; the message says what to pass instead."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_PARAMETERS, f"{self.prog}: {message}; see `{self.prog} --help`\n")
+
+
+def parse_instant(text: str) -> datetime:
+    """An ISO 8601 instant; without an offset it is taken as UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time; pass e.g. 2026-11-26T05:00:00Z") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value} must be above 0")
+    return value
+
+
+def _settings():
+    from flows.settings import load_settings
+
+    return load_settings()
+
+
+def cmd_db_url(args: argparse.Namespace) -> int:
+    from flows.database import mask_url, resolve_database_url
+
+    print(mask_url(resolve_database_url(_settings())))
+    return 0
+
+
+def cmd_db_migrate(args: argparse.Namespace) -> int:
+    from flows.database import connect, current_schema_version, migrate, resolve_database_url
+
+    settings = _settings()
+    with connect(resolve_database_url(settings), settings, autocommit=True) as conn:
+        applied = migrate(conn)
+        version = current_schema_version(conn)
+    print(f"schema at version {version}" + (f" (applied: {', '.join(applied)})" if applied else " (already up to date)"))
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from data.sample import generate_sample
+    from flows.database import connect, require_migrated, resolve_database_url
+
+    settings = _settings()
+    end = args.end or datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    with connect(resolve_database_url(settings), settings) as conn:
+        require_migrated(conn)
+        with conn.transaction():
+            written = generate_sample(conn, rows=args.rows, days=args.days, seed=args.seed, end=end, items=args.items)
+    print(f"wrote {written['items']} items and {written['raw_events']:,} raw rows ({args.days} days up to {end:%Y-%m-%d %H:%M} UTC, seed {args.seed})")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from flows.runs import daily, hourly
+
+    if args.flow == "hourly":
+        figures = hourly(as_of=args.as_of, lookback_hours=args.lookback_hours)
+    else:
+        figures = daily(as_of=args.as_of)
+    print(_format_figures(figures))
+    return 0
+
+
+def _format_figures(figures: dict) -> str:
+    rejected = ", ".join(f"{k} {v}" for k, v in figures.get("rows_rejected", {}).items())
+    written = ", ".join(f"{k} {v}" for k, v in figures.get("rows_written", {}).items())
+    return (
+        f"window {figures['window_start']} → {figures['window_end']}: read {figures['rows_read']:,} rows, "
+        f"rejected {rejected}, bots {figures['bot_rows']:,}, items {figures['items_touched']}, written {written}"
+    )
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from flows.demo import run_demo
+
+    return run_demo(rows=args.rows, days=args.days, seed=args.seed)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="analytics", description="Event-analytics ETL: raw tracking rows to per-item analytics.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    demo = commands.add_parser("demo", help="create the schema, load sample data, run the flows, print the top items")
+    demo.add_argument("--rows", type=positive_int, default=200_000, help="sample raw rows (default 200000)")
+    demo.add_argument("--days", type=positive_int, default=14, help="days of history (default 14)")
+    demo.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    demo.set_defaults(handler=cmd_demo)
+
+    db = commands.add_parser("db", help="database commands").add_subparsers(dest="db_command", required=True, parser_class=_Parser)
+    db.add_parser("url", help="print the database URL (password masked)").set_defaults(handler=cmd_db_url)
+    db.add_parser("migrate", help="apply the sql/migrations not yet applied").set_defaults(handler=cmd_db_migrate)
+
+    generate = commands.add_parser("generate", help="write deterministic sample data")
+    generate.add_argument("--rows", type=positive_int, default=100_000, help="raw rows (default 100000)")
+    generate.add_argument("--days", type=positive_int, default=30, help="days of history ending at --end (default 30)")
+    generate.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    generate.add_argument("--items", type=positive_int, default=200, help="items (default 200)")
+    generate.add_argument("--end", type=parse_instant, default=None, help="end of the history (default: the current hour)")
+    generate.set_defaults(handler=cmd_generate)
+
+    run = commands.add_parser("run", help="run a flow once, now")
+    run.add_argument("flow", choices=["hourly", "daily"], help="hourly: last closed hour plus lookback; daily: previous local day")
+    run.add_argument("--as-of", type=parse_instant, default=None, help="the instant to run for (default: now), ISO 8601")
+    run.add_argument("--lookback-hours", type=int, default=None, help="hourly only: extra hours recomputed (default: setting, 3)")
+    run.set_defaults(handler=cmd_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from flows.database import DatabaseError
+    from flows.settings import SettingsError
+
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except (UsageError, SettingsError) as exc:
+        print(f"analytics: {exc}", file=sys.stderr)
+        return EXIT_BAD_PARAMETERS
+    except DatabaseError as exc:
+        print(f"analytics: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

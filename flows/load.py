@@ -1,0 +1,187 @@
+"""Writes a computed window in one transaction: staged bulk upserts, all-time state, rollups, summaries."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Sequence
+
+import polars as pl
+import psycopg
+
+from flows.database import WRITE_LOCK_KEY
+from flows.sql import load_sql
+from transforms.breakdowns import attach_breakdown_json
+from transforms.metrics import BREAKDOWNS, PERIOD_METRICS, VISITOR_HOURS
+from transforms.periods import build_calendar, local_date
+from transforms.pipeline import HourResult
+from transforms.rollups import ALL_TIME_FACTS, advance_all_time, complete_all_time, roll_up_periods
+from transforms.summary import ROLLING_WINDOWS, SUMMARY, add_ratios, as_of_hour, summarise_items
+
+PERIOD_KEYS = ["event_id", "period_type", "period_start"]
+STAGE_PERIOD_COLUMNS = [
+    *PERIOD_METRICS.names(),
+    "avg_time_on_page_seconds",
+    "bounce_rate",
+    "traffic_sources",
+    "device_types",
+    "age_groups",
+    "genders",
+    "views_by_hour_of_day",
+    "views_by_weekday",
+]
+
+
+@dataclass
+class LoadReport:
+    """Rows written per period type, and the items whose figures were refreshed."""
+
+    rows_written: dict[str, int] = field(default_factory=dict)
+    rows_deleted: dict[str, int] = field(default_factory=dict)
+    items: list[str] = field(default_factory=list)
+
+
+def copy_frame(conn: psycopg.Connection, table: str, frame: pl.DataFrame) -> None:
+    """Bulk-load a frame into a (staging) table with COPY; column names must match."""
+    buffer = io.BytesIO()
+    frame.write_csv(buffer, include_header=False, null_value="", quote_style="non_numeric")
+    columns = ", ".join(frame.columns)
+    with conn.cursor().copy(f"copy {table} ({columns}) from stdin with (format csv)") as copy:
+        copy.write(buffer.getbuffer())
+
+
+def read_frame(conn: psycopg.Connection, name: str, params: dict, schema: pl.Schema) -> pl.DataFrame:
+    """Run a named query and read its rows as CSV into a frame of the given schema."""
+    query = psycopg.ClientCursor(conn).mogrify(load_sql(name), params)
+    buffer = io.BytesIO()
+    with conn.cursor().copy(f"copy ({query}) to stdout with (format csv)") as copy:
+        for block in copy:
+            buffer.write(block)
+    if buffer.tell() == 0:
+        return pl.DataFrame(schema=schema)
+    buffer.seek(0)
+    return pl.read_csv(buffer, has_header=False, new_columns=schema.names(), schema=schema)
+
+
+def _stage_periods(conn: psycopg.Connection, periods: pl.DataFrame, breakdowns: pl.DataFrame) -> None:
+    conn.execute("truncate stage_periods")
+    rows = attach_breakdown_json(add_ratios(periods), breakdowns, PERIOD_KEYS)
+    copy_frame(conn, "stage_periods", rows.select(STAGE_PERIOD_COLUMNS))
+
+
+def write_periods(
+    conn: psycopg.Connection,
+    periods: pl.DataFrame,
+    breakdowns: pl.DataFrame,
+    period_type: str,
+    start: datetime,
+    end: datetime,
+    items: Sequence[str] | None,
+    report: LoadReport,
+) -> None:
+    """Make the stored rows of `period_type` starting in [start, end) (for `items`, or all) equal `periods`."""
+    _stage_periods(conn, periods, breakdowns)
+    written = conn.execute(load_sql("upsert_period_rows")).rowcount
+    params = {"period_type": period_type, "start": start, "end": end, "items": list(items) if items is not None else None}
+    deleted = conn.execute(load_sql("delete_stale_period_rows"), params).rowcount
+    report.rows_written[period_type] = report.rows_written.get(period_type, 0) + written
+    report.rows_deleted[period_type] = report.rows_deleted.get(period_type, 0) + deleted
+
+
+def read_periods(conn: psycopg.Connection, period_type: str, start: datetime, end: datetime, items: Sequence[str] | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    params = {"period_type": period_type, "start": start, "end": end, "items": list(items) if items is not None else None}
+    return (
+        read_frame(conn, "read_period_rows", params, PERIOD_METRICS),
+        read_frame(conn, "read_period_breakdowns", params, BREAKDOWNS),
+    )
+
+
+def period_span(hour_starts: pl.Series, period_type: str, timezone_name: str) -> tuple[datetime, datetime] | None:
+    """The first start and last end of the periods of a type that contain the given hours."""
+    if hour_starts.is_empty():
+        return None
+    calendar = build_calendar(hour_starts.to_frame("h").select(local_date("h", timezone_name)).to_series(), timezone_name)
+    return calendar[f"{period_type}_start"].min(), calendar[f"{period_type}_end"].max()
+
+
+def replace_hours(conn: psycopg.Connection, result: HourResult, start: datetime, end: datetime, timezone_name: str, report: LoadReport) -> list[str]:
+    """Replace every hour row and visitor-hour in [start, end), keeping all_time rows exact; return touched items."""
+    old_hours, old_breakdowns = read_periods(conn, "hour", start, end, None)
+    items = sorted(set(old_hours["event_id"].to_list()) | set(result.hours["event_id"].to_list()))
+    if not items:
+        return []
+    all_time, all_time_breakdowns = read_periods(conn, "all_time", datetime(1970, 1, 1, tzinfo=start.tzinfo), datetime(1970, 1, 2, tzinfo=start.tzinfo), items)
+    sums, new_all_time_breakdowns = advance_all_time(
+        all_time, all_time_breakdowns, (old_hours, old_breakdowns), (result.hours, result.breakdowns), timezone_name
+    )
+    write_periods(conn, result.hours, result.breakdowns, "hour", start, end, None, report)
+
+    conn.execute(load_sql("remove_visitor_hours"), {"start": start, "end": end})
+    conn.execute("truncate stage_visitor_hours")
+    copy_frame(conn, "stage_visitor_hours", result.visitor_hours.select(VISITOR_HOURS.names()))
+    conn.execute(load_sql("add_visitor_hours"))
+    conn.execute(load_sql("delete_departed_visitors"))
+
+    facts = read_frame(conn, "read_all_time_facts", {"items": items}, ALL_TIME_FACTS)
+    all_time_rows = complete_all_time(sums, facts)
+    far_start, far_end = datetime(1970, 1, 1, tzinfo=start.tzinfo), datetime(1970, 1, 2, tzinfo=start.tzinfo)
+    write_periods(conn, all_time_rows, new_all_time_breakdowns, "all_time", far_start, far_end, items, report)
+    return items
+
+
+def roll_up(conn: psycopg.Connection, hour_starts: pl.Series, items: list[str], period_types: Sequence[str], timezone_name: str, report: LoadReport) -> None:
+    """Recompute the day/week/month rows of `items` for the periods that contain the given hours."""
+    for period_type in period_types:
+        span = period_span(hour_starts, period_type, timezone_name)
+        if span is None or not items:
+            continue
+        start, end = span
+        hours, hour_breakdowns = read_periods(conn, "hour", start, end, items)
+        visitor_hours = read_frame(conn, "read_visitor_hours", {"start": start, "end": end, "items": items}, VISITOR_HOURS)
+        periods, breakdowns = roll_up_periods(hours, hour_breakdowns, visitor_hours, period_type, timezone_name)
+        write_periods(conn, periods, breakdowns, period_type, start, end, items, report)
+
+
+def refresh_summaries(conn: psycopg.Connection, items: list[str], as_of: datetime, timezone_name: str, report: LoadReport) -> None:
+    """Rewrite the summary rows of `items` and of every item whose rolling figures are still moving."""
+    end = as_of_hour(as_of, timezone_name)
+    moving = [row[0] for row in conn.execute(load_sql("read_summary_items"), {"as_of": end})]
+    targets = sorted(set(items) | set(moving))
+    if not targets:
+        return
+    far_start, far_end = datetime(1970, 1, 1, tzinfo=end.tzinfo), datetime(1970, 1, 2, tzinfo=end.tzinfo)
+    all_time, all_time_breakdowns = read_periods(conn, "all_time", far_start, far_end, targets)
+    longest = max(ROLLING_WINDOWS.values())
+    recent_hours, _ = read_periods(conn, "hour", end - longest, end, targets)
+    recent_visitors = read_frame(conn, "read_visitor_hours", {"start": end - longest, "end": end, "items": targets}, VISITOR_HOURS)
+    summary = summarise_items(all_time, all_time_breakdowns, recent_hours, recent_visitors, as_of, timezone_name)
+    keyed = attach_breakdown_json(summary, all_time_breakdowns.drop("period_type", "period_start"), ["event_id"])
+    conn.execute("truncate stage_summary")
+    copy_frame(conn, "stage_summary", keyed.select(*SUMMARY.names(), "traffic_sources", "device_types"))
+    report.rows_written["summary"] = report.rows_written.get("summary", 0) + conn.execute(load_sql("upsert_summaries")).rowcount
+
+
+def write_window(
+    conn: psycopg.Connection,
+    result: HourResult,
+    start: datetime,
+    end: datetime,
+    *,
+    timezone_name: str,
+    roll_up_types: Sequence[str],
+    as_of: datetime | None,
+) -> LoadReport:
+    """Write one computed window and everything derived from it, in one transaction."""
+    report = LoadReport()
+    with conn.transaction():
+        conn.execute(load_sql("lock_analytics_writes"), {"lock_key": WRITE_LOCK_KEY})
+        conn.execute("set local timezone = 'UTC'")
+        conn.execute(load_sql("create_staging_tables"))
+        items = replace_hours(conn, result, start, end, timezone_name, report)
+        hours_in_window = pl.datetime_range(start, end, "1h", closed="left", eager=True, time_zone="UTC")
+        roll_up(conn, hours_in_window, items, roll_up_types, timezone_name, report)
+        if as_of is not None:
+            refresh_summaries(conn, items, as_of, timezone_name, report)
+        report.items = items
+    return report

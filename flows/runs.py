@@ -1,0 +1,127 @@
+"""The hourly and daily Prefect flows: extract, compute, load, report."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any, Sequence
+
+import polars as pl
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+
+from data.reference import load_bot_patterns, load_known_sources
+from flows.database import connect, require_migrated, resolve_database_url
+from flows.extract import extract_raw_events
+from flows.load import LoadReport, write_window
+from flows.settings import Settings, load_settings
+from flows.sql import load_sql
+from flows.windows import Window, day_window, ensure_utc, hourly_window, previous_day
+from transforms.pipeline import HourResult, MetricConfig, compute_hours
+
+# Rows this long before and after a window are read too, so that visits crossing its edges are whole.
+VISIT_CONTEXT = timedelta(hours=2)
+
+
+def metric_config(settings: Settings) -> MetricConfig:
+    return MetricConfig(
+        timezone=settings.timezone,
+        visit_gap_minutes=settings.visit_gap_minutes,
+        bot_patterns=load_bot_patterns(),
+        known_sources=load_known_sources(),
+        site_hosts=settings.site_hosts,
+    )
+
+
+@task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=1800, cache_policy=NO_CACHE)
+def extract_window(url: str, window: Window, settings: Settings) -> pl.DataFrame:
+    """Raw rows of the window and of the visit context around it."""
+    return extract_raw_events(url, window.start - VISIT_CONTEXT, window.end + VISIT_CONTEXT, settings.statement_timeout_seconds)
+
+
+@task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=1800, cache_policy=NO_CACHE)
+def load_window(url: str, result: HourResult, window: Window, settings: Settings, roll_up_types: Sequence[str], as_of: datetime | None) -> LoadReport:
+    """Write the window in one transaction (retried whole: a failed attempt leaves nothing behind)."""
+    with connect(url, settings) as conn:
+        return write_window(conn, result, window.start, window.end, timezone_name=settings.timezone, roll_up_types=roll_up_types, as_of=as_of)
+
+
+@task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=300, cache_policy=NO_CACHE)
+def prepare_database(settings: Settings) -> tuple[str, int]:
+    """The database URL, after checking the schema is migrated; and rows no window can hold."""
+    url = resolve_database_url(settings)
+    with connect(url, settings) as conn:
+        require_migrated(conn)
+        without_timestamp = conn.execute(load_sql("count_rows_without_timestamp")).fetchone()[0]
+    return url, without_timestamp
+
+
+def run_window(settings: Settings, url: str, window: Window, roll_up_types: Sequence[str], as_of: datetime | None) -> dict[str, Any]:
+    """Extract, compute and load one window; return its figures."""
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    raw = extract_window(url, window, settings)
+    timings["extract"] = time.perf_counter() - started
+    started = time.perf_counter()
+    result = compute_hours(raw, window.start, window.end, metric_config(settings))
+    timings["compute"] = time.perf_counter() - started
+    started = time.perf_counter()
+    loaded = load_window(url, result, window, settings, roll_up_types, as_of)
+    timings["load"] = time.perf_counter() - started
+    return {
+        "window_start": window.start.isoformat(),
+        "window_end": window.end.isoformat(),
+        **result.report,
+        "rows_written": loaded.rows_written,
+        "rows_deleted": loaded.rows_deleted,
+        "items_touched": len(loaded.items),
+        "seconds": {k: round(v, 3) for k, v in timings.items()},
+    }
+
+
+def _as_of_parameter() -> datetime:
+    value = flow_run.parameters.get("as_of")
+    return ensure_utc(value) if isinstance(value, datetime) else datetime.now(timezone.utc)
+
+
+def _hourly_run_name() -> str:
+    settings = load_settings()
+    window = hourly_window(_as_of_parameter(), 0, settings.timezone)
+    return f"hourly {window.label('hour')}"
+
+
+def _daily_run_name() -> str:
+    settings = load_settings()
+    return f"daily {previous_day(_as_of_parameter(), settings.timezone)} {settings.timezone}"
+
+
+@flow(name="hourly", flow_run_name=_hourly_run_name, log_prints=False)
+def hourly(as_of: datetime | None = None, lookback_hours: int | None = None) -> dict[str, Any]:
+    """Recompute the last closed local hour and `lookback_hours` before it; refresh touched summaries."""
+    settings = load_settings()
+    as_of = ensure_utc(as_of) if as_of else datetime.now(timezone.utc)
+    lookback = settings.hourly_lookback_hours if lookback_hours is None else lookback_hours
+    if lookback < 0:
+        raise ValueError(f"hourly: lookback_hours {lookback} is negative; pass 0 or more")
+    window = hourly_window(as_of, lookback, settings.timezone)
+    logger = get_run_logger()
+    url, without_timestamp = prepare_database(settings)
+    figures = run_window(settings, url, window, ["day"], as_of)
+    figures["rows_without_timestamp_in_table"] = without_timestamp
+    logger.info("hourly %s: %s", window.label("range"), figures)
+    return figures
+
+
+@flow(name="daily", flow_run_name=_daily_run_name, log_prints=False)
+def daily(as_of: datetime | None = None) -> dict[str, Any]:
+    """Recompute the previous local day whole, its week and month, all_time rows and summaries."""
+    settings = load_settings()
+    as_of = ensure_utc(as_of) if as_of else datetime.now(timezone.utc)
+    window = day_window(previous_day(as_of, settings.timezone), settings.timezone)
+    logger = get_run_logger()
+    url, without_timestamp = prepare_database(settings)
+    figures = run_window(settings, url, window, ["day", "week", "month"], as_of)
+    figures["rows_without_timestamp_in_table"] = without_timestamp
+    logger.info("daily %s: %s", window.label("range"), figures)
+    return figures

@@ -1,0 +1,1 @@
+delete from event_analytics_visitors where hours_count <= 0

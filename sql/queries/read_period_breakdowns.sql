@@ -1,0 +1,17 @@
+-- Breakdown objects of period rows, one row per (item, period, dimension, key).
+select a.event_id::text as event_id, a.period_type, a.period_start, d.dimension, kv.key, kv.value::bigint as views
+from event_analytics a
+cross join lateral (
+    values
+        ('traffic_sources', a.traffic_sources),
+        ('device_types', a.device_types),
+        ('age_groups', a.age_groups),
+        ('genders', a.genders),
+        ('hour_of_day', a.views_by_hour_of_day),
+        ('weekday', a.views_by_weekday)
+) as d (dimension, doc)
+cross join lateral jsonb_each_text(d.doc) as kv
+where a.period_type = %(period_type)s
+  and a.period_start >= %(start)s
+  and a.period_start < %(end)s
+  and (%(items)s::uuid[] is null or a.event_id = any(%(items)s::uuid[]))

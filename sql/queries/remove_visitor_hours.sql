@@ -1,0 +1,12 @@
+-- Take a window's visitor-hours away, and those hours from each visitor's all-time count.
+with removed as (
+    delete from event_analytics_visitor_hours
+    where hour_start >= %(start)s and hour_start < %(end)s
+    returning event_id, visitor_key
+), per_visitor as (
+    select event_id, visitor_key, count(*) as hours from removed group by event_id, visitor_key
+)
+update event_analytics_visitors v
+set hours_count = v.hours_count - p.hours
+from per_visitor p
+where v.event_id = p.event_id and v.visitor_key = p.visitor_key

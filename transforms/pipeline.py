@@ -1,0 +1,56 @@
+"""Raw rows of a window (with context around it) to hour rows, breakdowns, visitor-hours and a report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import polars as pl
+
+from transforms.devices import add_device_classes
+from transforms.metrics import measure_hours
+from transforms.sources import classify_traffic_sources
+from transforms.validation import split_rejected
+from transforms.visits import assign_visits
+
+
+@dataclass(frozen=True)
+class MetricConfig:
+    """The plain values the metric definitions depend on."""
+
+    timezone: str = "UTC"
+    visit_gap_minutes: int = 30
+    bot_patterns: tuple[str, ...] = ()
+    known_sources: tuple[tuple[str, str], ...] = ()
+    site_hosts: tuple[str, ...] = ()
+
+
+@dataclass
+class HourResult:
+    """What one window yields: hour rows, their breakdowns, visitor-hours, and what was read."""
+
+    hours: pl.DataFrame
+    breakdowns: pl.DataFrame
+    visitor_hours: pl.DataFrame
+    report: dict[str, object] = field(default_factory=dict)
+
+
+def compute_hours(raw: pl.DataFrame, window_start: datetime, window_end: datetime, config: MetricConfig) -> HourResult:
+    """Compute the local hours of [window_start, window_end) from raw rows that may reach beyond it."""
+    valid, _ = split_rejected(raw)
+    inside = (pl.col("occurred_at") >= window_start) & (pl.col("occurred_at") < window_end)
+    # Only rows inside the window are reported: context rows belong to the neighbouring windows.
+    _, rejected = split_rejected(raw.filter(inside))
+    classified = add_device_classes(valid, config.bot_patterns)
+    humans = classified.filter(~pl.col("is_bot"))
+    sourced = classify_traffic_sources(humans, config.known_sources, config.site_hosts)
+    visited = assign_visits(sourced, config.visit_gap_minutes)
+    hours, breakdowns, visitor_hours = measure_hours(visited, config.timezone, window_start, window_end)
+    report = {
+        "rows_read": raw.filter(inside).height,
+        "rows_rejected": rejected,
+        "bot_rows": classified.filter(pl.col("is_bot") & inside).height,
+        "rows_counted": humans.filter(inside).height,
+        "items": hours.get_column("event_id").n_unique(),
+    }
+    return HourResult(hours, breakdowns, visitor_hours, report)

@@ -1,0 +1,160 @@
+"""Days, ISO weeks, months and all time, summed exactly from hour rows (uniques from visitor-hours)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+
+from transforms.metrics import ADDITIVE_COLUMNS, BREAKDOWNS, PERIOD_METRICS
+from transforms.periods import ALL_TIME_START, WEEKDAYS, period_bounds
+
+HISTOGRAM_DIMENSIONS = ("hour_of_day", "weekday")
+# What the database knows about an item over all time, besides sums: exact all-time uniques
+# (event_analytics_visitors), first and last view and the end of its last hour (hour rows).
+ALL_TIME_FACTS = pl.Schema(
+    {
+        "event_id": pl.String,
+        "unique_views_count": pl.Int64,
+        "first_view_at": PERIOD_METRICS["first_view_at"],
+        "last_view_at": PERIOD_METRICS["last_view_at"],
+        "period_end": PERIOD_METRICS["period_end"],
+    }
+)
+
+
+def roll_up_periods(
+    hours: pl.DataFrame,
+    hour_breakdowns: pl.DataFrame,
+    visitor_hours: pl.DataFrame,
+    period_type: str,
+    timezone_name: str,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Period rows and breakdowns of one type from every hour row of the periods they cover."""
+    keys = ["event_id", "period_start", "period_end"]
+    placed = period_bounds(hours.drop("period_end").rename({"period_start": "_hour"}), period_type, timezone_name, "_hour")
+    sums = placed.group_by(keys).agg(
+        *[pl.col(c).sum() for c in ADDITIVE_COLUMNS],
+        pl.col("first_view_at").min(),
+        pl.col("last_view_at").max(),
+    )
+    uniques = (
+        period_bounds(visitor_hours, period_type, timezone_name, "hour_start")
+        .group_by("event_id", "period_start")
+        .agg(pl.col("visitor_key").n_unique().cast(pl.Int64).alias("unique_views_count"))
+    )
+    periods = (
+        sums.join(uniques, on=["event_id", "period_start"], how="left")
+        .with_columns(pl.lit(period_type).alias("period_type"), pl.col("unique_views_count").fill_null(0))
+        .select(PERIOD_METRICS.names())
+        .cast(PERIOD_METRICS)
+        .sort("event_id", "period_start")
+    )
+    breakdowns = (
+        period_bounds(hour_breakdowns.rename({"period_start": "_hour"}), period_type, timezone_name, "_hour")
+        .group_by("event_id", "period_start", "dimension", "key")
+        .agg(pl.col("views").sum())
+        .with_columns(pl.lit(period_type).alias("period_type"))
+        .select(BREAKDOWNS.names())
+        .cast(BREAKDOWNS)
+        .sort("event_id", "period_start", "dimension", "key")
+    )
+    return periods, breakdowns
+
+
+def histogram_breakdowns(hours: pl.DataFrame, timezone_name: str) -> pl.DataFrame:
+    """Views by local hour of day and by weekday, as all_time breakdown rows."""
+    local = pl.col("period_start").dt.convert_time_zone(timezone_name)
+    viewed = hours.filter(pl.col("views_count") > 0)
+    by_hour = viewed.select("event_id", pl.lit("hour_of_day").alias("dimension"), local.dt.hour().cast(pl.String).alias("key"), pl.col("views_count").alias("views"))
+    by_day = viewed.select(
+        "event_id",
+        pl.lit("weekday").alias("dimension"),
+        local.dt.weekday().replace_strict(list(range(1, 8)), list(WEEKDAYS), return_dtype=pl.String).alias("key"),
+        pl.col("views_count").alias("views"),
+    )
+    return pl.concat([by_hour, by_day]).with_columns(
+        pl.lit("all_time").alias("period_type"), pl.lit(ALL_TIME_START).cast(BREAKDOWNS["period_start"]).alias("period_start")
+    ).select(BREAKDOWNS.names()).cast(BREAKDOWNS)
+
+
+def advance_all_time(
+    all_time: pl.DataFrame,
+    all_time_breakdowns: pl.DataFrame,
+    removed: tuple[pl.DataFrame, pl.DataFrame],
+    added: tuple[pl.DataFrame, pl.DataFrame],
+    timezone_name: str,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """All-time sums after replacing the `removed` hour rows and breakdowns by the `added` ones.
+
+    Returns per-item additive sums and all_time breakdowns (histograms included), for the items
+    of any input; the non-additive columns are filled by complete_all_time.
+    """
+    removed_hours, removed_breakdowns = removed
+    added_hours, added_breakdowns = added
+    signed = [(all_time, 1), (added_hours, 1), (removed_hours, -1)]
+    sums = pl.concat(
+        [frame.select("event_id", *[(pl.col(c) * sign).alias(c) for c in ADDITIVE_COLUMNS]) for frame, sign in signed]
+    ).group_by("event_id").agg(pl.col(c).sum() for c in ADDITIVE_COLUMNS)
+
+    def rows(frame: pl.DataFrame, sign: int, hourly: pl.DataFrame | None) -> list[pl.DataFrame]:
+        parts = [frame.select("event_id", "dimension", "key", (pl.col("views") * sign).alias("views"))]
+        if hourly is not None:
+            parts.append(histogram_breakdowns(hourly, timezone_name).select("event_id", "dimension", "key", (pl.col("views") * sign).alias("views")))
+        return parts
+
+    breakdowns = (
+        pl.concat([*rows(all_time_breakdowns, 1, None), *rows(added_breakdowns, 1, added_hours), *rows(removed_breakdowns, -1, removed_hours)])
+        .group_by("event_id", "dimension", "key")
+        .agg(pl.col("views").sum())
+        .filter(pl.col("views") != 0)
+        .with_columns(pl.lit("all_time").alias("period_type"), pl.lit(ALL_TIME_START).cast(BREAKDOWNS["period_start"]).alias("period_start"))
+        .select(BREAKDOWNS.names())
+        .cast(BREAKDOWNS)
+        .sort("event_id", "dimension", "key")
+    )
+    return sums.sort("event_id"), breakdowns
+
+
+def complete_all_time(sums: pl.DataFrame, facts: pl.DataFrame) -> pl.DataFrame:
+    """all_time rows from additive sums and the facts only the database holds (see ALL_TIME_FACTS)."""
+    return (
+        sums.join(facts, on="event_id", how="left")
+        .with_columns(
+            pl.lit("all_time").alias("period_type"),
+            pl.lit(ALL_TIME_START).cast(PERIOD_METRICS["period_start"]).alias("period_start"),
+            pl.col("unique_views_count").fill_null(0),
+        )
+        .select(PERIOD_METRICS.names())
+        .cast(PERIOD_METRICS)
+        .sort("event_id")
+    )
+
+
+def peak_of(breakdowns: pl.DataFrame, dimension: str) -> pl.DataFrame:
+    """Per item, the key of `dimension` with the most views; ties go to the first in calendar order."""
+    if dimension == "hour_of_day":
+        order = pl.col("key").cast(pl.Int64)
+    else:
+        order = pl.col("key").replace_strict(list(WEEKDAYS), list(range(7)), default=99, return_dtype=pl.Int64)
+    return (
+        breakdowns.filter((pl.col("dimension") == dimension) & (pl.col("views") > 0))
+        .sort("event_id", pl.col("views"), order, descending=[False, True, False])
+        .group_by("event_id", maintain_order=True)
+        .first()
+        .select("event_id", pl.col("key").alias(dimension))
+    )
+
+
+def window_sums(hours: pl.DataFrame, visitor_hours: pl.DataFrame, start: datetime, end: datetime, suffix: str) -> pl.DataFrame:
+    """Views, clicks and exact unique views of each item in [start, end)."""
+    inside = pl.col("period_start").is_between(start, end, closed="left")
+    sums = hours.filter(inside).group_by("event_id").agg(
+        pl.col("views_count").sum().alias(f"views_{suffix}"), pl.col("clicks_count").sum().alias(f"clicks_{suffix}")
+    )
+    uniques = (
+        visitor_hours.filter(pl.col("hour_start").is_between(start, end, closed="left"))
+        .group_by("event_id")
+        .agg(pl.col("visitor_key").n_unique().cast(pl.Int64).alias(f"unique_views_{suffix}"))
+    )
+    return sums.join(uniques, on="event_id", how="full", coalesce=True)

@@ -1,0 +1,23 @@
+"""One pl.Schema per frame shape that crosses a module boundary; loaders and tests share them."""
+
+import polars as pl
+
+UTC_TIME = pl.Datetime("us", "UTC")
+
+# One raw tracking row as extracted (only the columns the metrics need).
+RAW_EVENTS = pl.Schema(
+    {
+        "event_id": pl.String,
+        "event_type": pl.String,
+        "visitor_key": pl.String,  # coalesce(user_id::text, session_id)
+        "referrer": pl.String,
+        "user_agent": pl.String,
+        "page_url": pl.String,
+        "occurred_at": UTC_TIME,  # the raw "timestamp" column
+        "time_on_page_seconds": pl.String,  # metadata->>'time_on_page_seconds', validated later
+        "age_group": pl.String,  # metadata->>'age_group'
+        "gender": pl.String,  # metadata->>'gender'
+    }
+)
+
+EVENT_TYPES = ("view", "click", "share", "favorite", "external_click", "ticket_click")
