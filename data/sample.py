@@ -47,29 +47,68 @@ DEFAULT_ITEMS_ANCHOR = datetime(2025, 6, 1, tzinfo=UTC)
 _ITEM_STATUSES = ("approved", "draft", "cancelled")
 _ITEM_STATUS_P = (0.86, 0.07, 0.07)
 _ARTISTS = (
-    "The Midnight Owls", "Luna Park", "Velvet Echo", "Nora Quinn", "DJ Kestrel", "The Paper Lanterns",
-    "Marcus Bell Trio", "Saint Hollow", "Electric Mirrors", "Amara Diallo", "Les Voyageurs",
-    "Orchestre de Chambre Lumière", "Björk Tribute Band", "Sofia Marín", "Neon Harbour", "Kofi & The Tides",
+    "The Midnight Owls",
+    "Luna Park",
+    "Velvet Echo",
+    "Nora Quinn",
+    "DJ Kestrel",
+    "The Paper Lanterns",
+    "Marcus Bell Trio",
+    "Saint Hollow",
+    "Electric Mirrors",
+    "Amara Diallo",
+    "Les Voyageurs",
+    "Orchestre de Chambre Lumière",
+    "Björk Tribute Band",
+    "Sofia Marín",
+    "Neon Harbour",
+    "Kofi & The Tides",
 )
 _VENUES = (
-    "Le Trianon", "The Roundhouse", "L'Olympia", "Blue Note", "La Cigale", "Brixton Academy", "Paradiso",
-    "Zénith", "Café de la Danse", "The Jazz Cellar", "Salle Pleyel", "Warehouse 9",
+    "Le Trianon",
+    "The Roundhouse",
+    "L'Olympia",
+    "Blue Note",
+    "La Cigale",
+    "Brixton Academy",
+    "Paradiso",
+    "Zénith",
+    "Café de la Danse",
+    "The Jazz Cellar",
+    "Salle Pleyel",
+    "Warehouse 9",
 )
 _GENRES = ("Jazz", "Techno", "Indie Rock", "Afrobeats", "Classical", "Hip-Hop", "Salsa", "Folk", "K-Pop")
 _TOURS = ("Northern Lights", "Second Wind", "Paper Moons", "Golden Hour", "After Dark")
 _SHOWS = (
-    "Stand-up Comedy: {artist}", "Improv Night at {venue}", "Magic & Mentalism Show",
-    "Cabaret: Rock, Paper & \"Scissors\"", "Le Petit Prince (Theatre)", "Drag Brunch Extravaganza",
-    "Swan Lake — Ballet", "Open Mic at {venue}",
+    "Stand-up Comedy: {artist}",
+    "Improv Night at {venue}",
+    "Magic & Mentalism Show",
+    'Cabaret: Rock, Paper & "Scissors"',
+    "Le Petit Prince (Theatre)",
+    "Drag Brunch Extravaganza",
+    "Swan Lake — Ballet",
+    "Open Mic at {venue}",
 )
 _CITIES = ("Paris", "Lyon", "London", "Berlin", "Lisbon", "Montréal", "Brussels", "Barcelona")
 _TOPICS = (
-    "Python", "Data Engineering", "UX Design", "Startup Founders", "Board Games", "Photography",
-    "Running Club", "Women in Tech", "Rust", "Language Exchange",
+    "Python",
+    "Data Engineering",
+    "UX Design",
+    "Startup Founders",
+    "Board Games",
+    "Photography",
+    "Running Club",
+    "Women in Tech",
+    "Rust",
+    "Language Exchange",
 )
 _CONCERT_TITLES = (
-    "{artist} Live at {venue}", "{artist} — {tour} Tour", "{genre} Night with {artist}",
-    "{city} {genre} Festival", "{artist}, {artist2} and Friends",
+    "{artist} Live at {venue}",
+    "{artist} — {tour} Tour",
+    "{genre} Night with {artist}",
+    "{city} {genre} Festival",
+    "{artist}, {artist2} and Friends",
 )
 _MEETUP_TITLES = ("{city} {topic} Meetup", "{topic} Meetup #{number}", "{topic} Workshop for Beginners")
 _ITEM_KINDS = ("concert", "show", "meetup")
@@ -90,7 +129,8 @@ _POOL_RATE_SIGMA = 1.1
 _ITEM_ZIPF_EXPONENT = 0.9
 _ITEM_STATUS_WEIGHT = {"approved": 1.0, "cancelled": 0.25, "draft": 0.02}
 
-# Visitor kinds: signed-in (user_id), anonymous (session_id only), neither, bot.
+# Visitor kinds: signed-in (user_id, plus the tracker's long-lived session_id), anonymous
+# (session_id only), neither (tracker lost both), bot (a fresh session_id per visit).
 _SIGNED_IN, _ANONYMOUS, _NEITHER, _BOT = 0, 1, 2, 3
 _VISITOR_KIND_P = np.array([0.30, 0.65, 0.01, 0.04])
 _DEMOGRAPHICS_SHARE = 0.25
@@ -101,10 +141,12 @@ _GENDER_P = np.array([0.52, 0.45, 0.03])
 _IPV6_SHARE = 0.12
 
 # Audience mostly in Europe: UTC hours, quiet nights, evening peak; busier Fridays and Saturdays.
-_HOUR_WEIGHTS = np.array(
-    [0.35, 0.20, 0.12, 0.08, 0.07, 0.10, 0.20, 0.40, 0.60, 0.70, 0.75, 0.80,
-     0.90, 0.85, 0.80, 0.80, 0.85, 0.95, 1.10, 1.25, 1.30, 1.15, 0.90, 0.60]
-)
+# fmt: off
+_HOUR_WEIGHTS = np.array([
+    0.35, 0.20, 0.12, 0.08, 0.07, 0.10, 0.20, 0.40, 0.60, 0.70, 0.75, 0.80,
+    0.90, 0.85, 0.80, 0.80, 0.85, 0.95, 1.10, 1.25, 1.30, 1.15, 0.90, 0.60,
+])
+# fmt: on
 _WEEKDAY_WEIGHTS = np.array([0.85, 0.85, 0.90, 1.00, 1.30, 1.35, 1.00])  # Monday first
 
 # Seconds between two rows of a visit: lognormal around half a minute; a few long pauses split
@@ -130,75 +172,144 @@ _BAD_ROWS_FLOOR_FROM = 1_000
 
 _HUMAN_AGENTS: tuple[tuple[str, float], ...] = (
     # Phones, iOS
-    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-     "Version/17.5 Mobile/15E148 Safari/604.1", 10.0),
-    ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-     "Version/18.1 Mobile/15E148 Safari/604.1", 9.0),
-    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-     "CriOS/124.0.6367.111 Mobile/15E148 Safari/604.1", 2.0),
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/17.5 Mobile/15E148 Safari/604.1",
+        10.0,
+    ),
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/18.1 Mobile/15E148 Safari/604.1",
+        9.0,
+    ),
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "CriOS/124.0.6367.111 Mobile/15E148 Safari/604.1",
+        2.0,
+    ),
     # Phones, Android
-    ("Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 "
-     "Mobile Safari/537.36", 11.0),
-    ("Mozilla/5.0 (Linux; Android 14; SM-S921B) AppleWebKit/537.36 (KHTML, like Gecko) "
-     "Chrome/125.0.6422.165 Mobile Safari/537.36", 4.0),
-    ("Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-A546B) AppleWebKit/537.36 (KHTML, like Gecko) "
-     "SamsungBrowser/25.0 Chrome/121.0.0.0 Mobile Safari/537.36", 4.0),
-    ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
-     "Chrome/126.0.6478.71 Mobile Safari/537.36", 2.5),
+    (
+        "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 "
+        "Mobile Safari/537.36",
+        11.0,
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 14; SM-S921B) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/125.0.6422.165 Mobile Safari/537.36",
+        4.0,
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-A546B) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "SamsungBrowser/25.0 Chrome/121.0.0.0 Mobile Safari/537.36",
+        4.0,
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/126.0.6478.71 Mobile Safari/537.36",
+        2.5,
+    ),
     ("Mozilla/5.0 (Android 14; Mobile; rv:127.0) Gecko/127.0 Firefox/127.0", 1.0),
     # Tablets
-    ("Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-     "Version/17.5 Mobile/15E148 Safari/604.1", 3.0),
-    ("Mozilla/5.0 (Linux; Android 13; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) "
-     "Chrome/125.0.0.0 Safari/537.36", 1.5),
-    ("Mozilla/5.0 (Linux; Android 11; KFTRWI) AppleWebKit/537.36 (KHTML, like Gecko) Silk/124.2.1 "
-     "like Chrome/124.0.6367.219 Safari/537.36", 0.5),
+    (
+        "Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/17.5 Mobile/15E148 Safari/604.1",
+        3.0,
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 13; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/125.0.0.0 Safari/537.36",
+        1.5,
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 11; KFTRWI) AppleWebKit/537.36 (KHTML, like Gecko) Silk/124.2.1 "
+        "like Chrome/124.0.6367.219 Safari/537.36",
+        0.5,
+    ),
     # Desktops
-    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-     "Chrome/126.0.0.0 Safari/537.36", 10.0),
-    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-     "Chrome/126.0.0.0 Safari/537.36 Edg/126.0.2592.87", 4.0),
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/126.0.0.0 Safari/537.36",
+        10.0,
+    ),
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/126.0.0.0 Safari/537.36 Edg/126.0.2592.87",
+        4.0,
+    ),
     ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0", 2.0),
-    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-     "Version/17.5 Safari/605.1.15", 5.0),
-    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
-     "Chrome/126.0.0.0 Safari/537.36", 4.0),
+    (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/17.5 Safari/605.1.15",
+        5.0,
+    ),
+    (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/126.0.0.0 Safari/537.36",
+        4.0,
+    ),
     ("Mozilla/5.0 (Macintosh; Intel Mac OS X 14.5; rv:128.0) Gecko/20100101 Firefox/128.0", 0.8),
-    ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 "
-     "Safari/537.36", 1.0),
+    (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 "
+        "Safari/537.36",
+        1.0,
+    ),
     ("Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0", 0.7),
-    ("Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) "
-     "Chrome/126.0.0.0 Safari/537.36", 1.0),
+    (
+        "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/126.0.0.0 Safari/537.36",
+        1.0,
+    ),
     # In-app browsers
-    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-     "Mobile/15E148 [FBAN/FBIOS;FBAV/470.0.0.43.108;FBBV/620116413;FBDV/iPhone15,2;FBMD/iPhone;"
-     "FBSN/iOS;FBSV/17.5;FBSS/3;FBID/phone;FBLC/fr_FR;FBOP/5;FBRV/621880375]", 3.0),
-    ("Mozilla/5.0 (Linux; Android 14; SM-G991B Build/UP1A.231005.007; wv) AppleWebKit/537.36 "
-     "(KHTML, like Gecko) Version/4.0 Chrome/126.0.6478.71 Mobile Safari/537.36 "
-     "[FB_IAB/FB4A;FBAV/472.0.0.45.84;]", 2.0),
-    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-     "Mobile/15E148 Instagram 337.0.3.23.54 (iPhone14,5; iOS 17_5_1; fr_FR; fr; scale=3.00; "
-     "1170x2532; 614221630)", 3.0),
-    ("Mozilla/5.0 (Linux; Android 13; Pixel 7 Build/TQ3A.230901.001; wv) AppleWebKit/537.36 "
-     "(KHTML, like Gecko) Version/4.0 Chrome/125.0.6422.165 Mobile Safari/537.36 Instagram "
-     "334.0.0.42.95 Android (33/13; 420dpi; 1080x2400; Google/google; Pixel 7; panther; panther; "
-     "en_US; 600201539)", 1.5),
-    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-     "Mobile/15E148 musical_ly_34.5.0 JsSdk/2.0 NetType/WIFI Channel/App Store ByteLocale/fr "
-     "Region/FR BytedanceWebview/d8a21c6", 1.5),
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Mobile/15E148 [FBAN/FBIOS;FBAV/470.0.0.43.108;FBBV/620116413;FBDV/iPhone15,2;FBMD/iPhone;"
+        "FBSN/iOS;FBSV/17.5;FBSS/3;FBID/phone;FBLC/fr_FR;FBOP/5;FBRV/621880375]",
+        3.0,
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 14; SM-G991B Build/UP1A.231005.007; wv) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Version/4.0 Chrome/126.0.6478.71 Mobile Safari/537.36 "
+        "[FB_IAB/FB4A;FBAV/472.0.0.45.84;]",
+        2.0,
+    ),
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Mobile/15E148 Instagram 337.0.3.23.54 (iPhone14,5; iOS 17_5_1; fr_FR; fr; scale=3.00; "
+        "1170x2532; 614221630)",
+        3.0,
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 13; Pixel 7 Build/TQ3A.230901.001; wv) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Version/4.0 Chrome/125.0.6422.165 Mobile Safari/537.36 Instagram "
+        "334.0.0.42.95 Android (33/13; 420dpi; 1080x2400; Google/google; Pixel 7; panther; panther; "
+        "en_US; 600201539)",
+        1.5,
+    ),
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Mobile/15E148 musical_ly_34.5.0 JsSdk/2.0 NetType/WIFI Channel/App Store ByteLocale/fr "
+        "Region/FR BytedanceWebview/d8a21c6",
+        1.5,
+    ),
 )
 _BOT_AGENTS: tuple[tuple[str, float], ...] = (
     ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", 20.0),
-    ("Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 (KHTML, like Gecko) "
-     "Chrome/126.0.6478.126 Mobile Safari/537.36 (compatible; Googlebot/2.1; "
-     "+http://www.google.com/bot.html)", 8.0),
+    (
+        "Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/126.0.6478.126 Mobile Safari/537.36 (compatible; Googlebot/2.1; "
+        "+http://www.google.com/bot.html)",
+        8.0,
+    ),
     ("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", 12.0),
     ("facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)", 15.0),
     ("Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", 6.0),
     ("WhatsApp/2.23.20.0", 10.0),
     ("Twitterbot/1.0", 5.0),
-    ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/126.0.0.0 "
-     "Safari/537.36", 10.0),
+    (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/126.0.0.0 "
+        "Safari/537.36",
+        10.0,
+    ),
     ("curl/8.5.0", 5.0),
     ("python-requests/2.32.3", 7.0),
 )
@@ -210,29 +321,76 @@ _EMPTY_AGENT_SHARE = 0.0025
 # and sometimes an empty one.
 _REFERRERS: tuple[tuple[str, float, tuple[str | None, ...]], ...] = (
     ("direct", 0.38, (None,) * 9 + ("",)),
-    ("search", 0.24, ("https://www.google.com/",) * 5 + ("https://www.google.fr/",) * 3 + (
-        "https://www.google.co.uk/", "https://www.bing.com/", "https://www.bing.com/",
-        "https://duckduckgo.com/",
-    )),
-    ("facebook", 0.08, ("https://m.facebook.com/", "https://l.facebook.com/", "https://l.facebook.com/",
-                        "https://www.facebook.com/", "https://lm.facebook.com/")),
-    ("instagram", 0.055, ("https://l.instagram.com/", "https://www.instagram.com/", "https://l.instagram.com/")),
+    (
+        "search",
+        0.24,
+        ("https://www.google.com/",) * 5
+        + ("https://www.google.fr/",) * 3
+        + (
+            "https://www.google.co.uk/",
+            "https://www.bing.com/",
+            "https://www.bing.com/",
+            "https://duckduckgo.com/",
+        ),
+    ),
+    (
+        "facebook",
+        0.08,
+        (
+            "https://m.facebook.com/",
+            "https://l.facebook.com/",
+            "https://l.facebook.com/",
+            "https://www.facebook.com/",
+            "https://lm.facebook.com/",
+        ),
+    ),
+    (
+        "instagram",
+        0.055,
+        ("https://l.instagram.com/", "https://www.instagram.com/", "https://l.instagram.com/"),
+    ),
     ("tiktok", 0.025, ("https://www.tiktok.com/",)),
     ("twitter", 0.015, ("https://t.co/AbC123xYz", "https://t.co/", "https://x.com/")),
     ("linkedin", 0.015, ("https://www.linkedin.com/", "https://lnkd.in/")),
     ("youtube", 0.01, ("https://www.youtube.com/", "https://m.youtube.com/")),
-    ("mail", 0.035, ("https://mail.google.com/", "https://outlook.live.com/", "https://mail.yahoo.com/",
-                     "android-app://com.google.android.gm/")),
-    ("internal", 0.09, (f"{SITE}/", f"{SITE}/events?city=paris", f"{SITE}/search?q=jazz",
-                        f"{SITE}/events?category=concerts")),
-    ("blog", 0.028, ("https://www.someblog.net/post", "https://citylife-magazine.org/weekend-picks",
-                     "https://news.example.org/arts/what-to-do-this-weekend")),
+    (
+        "mail",
+        0.035,
+        (
+            "https://mail.google.com/",
+            "https://outlook.live.com/",
+            "https://mail.yahoo.com/",
+            "android-app://com.google.android.gm/",
+        ),
+    ),
+    (
+        "internal",
+        0.09,
+        (
+            f"{SITE}/",
+            f"{SITE}/events?city=paris",
+            f"{SITE}/search?q=jazz",
+            f"{SITE}/events?category=concerts",
+        ),
+    ),
+    (
+        "blog",
+        0.028,
+        (
+            "https://www.someblog.net/post",
+            "https://citylife-magazine.org/weekend-picks",
+            "https://news.example.org/arts/what-to-do-this-weekend",
+        ),
+    ),
     ("garbage", 0.007, ("not a url", "undefined", "://broken", "www.google.com")),
 )
 # (category, share of its visits landing with campaign parameters, parameters drawn uniformly).
 _UTM: dict[str, tuple[float, tuple[str, ...]]] = {
     # Mail apps often strip the referrer, so newsletter clicks look direct.
-    "direct": (0.10, ("?utm_source=Newsletter&utm_medium=email", "?utm_source=newsletter", "?utm_source=sms")),
+    "direct": (
+        0.10,
+        ("?utm_source=Newsletter&utm_medium=email", "?utm_source=newsletter", "?utm_source=sms"),
+    ),
     "mail": (0.70, ("?utm_source=Newsletter&utm_medium=email&utm_campaign=weekly",)),
     "facebook": (0.25, ("?utm_source=facebook&utm_medium=paid&utm_campaign=weekend&fbclid=IwAR0xYz",)),
     "instagram": (0.35, ("?utm_source=instagram&utm_medium=social", "?utm_source=ig&utm_medium=story")),
@@ -241,23 +399,27 @@ _UTM: dict[str, tuple[float, tuple[str, ...]]] = {
 }
 _OTHER_UTM = (0.03, ("?utm_source=partner&utm_medium=referral",))
 
-_IPV4_FIRST_OCTETS = np.array(
-    [2, 5, 24, 31, 37, 46, 62, 68, 71, 73, 77, 78, 79, 80, 81, 82, 83, 86, 88, 90, 91, 92, 98, 99,
-     109, 174, 176, 178, 185, 188, 193, 194, 195, 212, 213, 217]
-)
+# fmt: off
+_IPV4_FIRST_OCTETS = np.array([
+    2, 5, 24, 31, 37, 46, 62, 68, 71, 73, 77, 78, 79, 80, 81, 82, 83, 86, 88, 90, 91, 92, 98, 99,
+    109, 174, 176, 178, 185, 188, 193, 194, 195, 212, 213, 217,
+])
+# fmt: on
 _IPV6_PREFIXES = ("2a01:cb00", "2001:861", "2a02:8428", "2600:1700", "2a00:23c5", "2a01:e0a")
 
 _HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 
 def generate_items(count: int, seed: int, *, around: datetime = DEFAULT_ITEMS_ANCHOR) -> pl.DataFrame:
-    """Items for the events table (id, title, date, status), dated from a month before `around` to five after."""
+    """Rows for the events table, dated from 30 days before `around` to 150 days after."""
     rng = np.random.Generator(np.random.PCG64(seed))
     ids = _draw_uuids(rng, count)
     kinds = rng.choice(len(_ITEM_KINDS), size=count, p=_ITEM_KIND_P)
     statuses = rng.choice(len(_ITEM_STATUSES), size=count, p=_ITEM_STATUS_P)
     day_offsets = rng.integers(-30, 150, size=count)
-    start_minutes = rng.choice([17 * 60, 18 * 60, 19 * 60, 19 * 60 + 30, 20 * 60, 20 * 60 + 30, 21 * 60], size=count)
+    start_minutes = rng.choice(
+        [17 * 60, 18 * 60, 19 * 60, 19 * 60 + 30, 20 * 60, 20 * 60 + 30, 21 * 60], size=count
+    )
     # Titles are few (one per item): a comprehension over small lists of draws is enough.
     picks = rng.integers(0, 1 << 30, size=(count, 7))
     titles = [_compose_title(_ITEM_KINDS[kind], row) for kind, row in zip(kinds, picks.tolist(), strict=True)]
@@ -325,18 +487,6 @@ def generate_raw_events(rows: int, days: int, seed: int, end: datetime, items: p
 
     item_ids = items.get_column("id").cast(pl.String)
     visitors = pool["frame"]
-    frame = pl.DataFrame(
-        {
-            "visitor": visitor_of_visit[visit_of_row],
-            "visit": visit_of_row,
-            "bot": bot_row,
-            "item": item_row,
-            "previous_item": previous_item_row,
-            "segment": segment,
-            "time_on_page": np.where(with_time_on_page, time_on_page, np.nan),
-            "whole_seconds": whole_seconds,
-        }
-    ).with_columns(pl.col("time_on_page").fill_nan(None))
     referrers = pl.Series([entry for _, _, urls in _REFERRERS for entry in urls], dtype=pl.String)
     utm_values = pl.Series(_flat_utm_values(), dtype=pl.String)
     visit_columns = pl.DataFrame(
@@ -348,6 +498,10 @@ def generate_raw_events(rows: int, days: int, seed: int, end: datetime, items: p
     )
     row_columns = pl.DataFrame(
         {
+            "bot": bot_row,
+            "segment": segment,
+            "time_on_page": pl.Series(time_on_page).set(pl.Series(~with_time_on_page), None),
+            "whole_seconds": whole_seconds,
             "event_id": item_ids.gather(item_row),
             "previous_event_id": item_ids.gather(previous_item_row),
             "event_type": pl.Series(_EVENT_TYPES, dtype=pl.String).gather(event_type),
@@ -355,7 +509,8 @@ def generate_raw_events(rows: int, days: int, seed: int, end: datetime, items: p
         }
     )
     frame = pl.concat(
-        [frame, row_columns, visit_columns[visit_of_row], visitors[visitor_of_visit[visit_of_row]]], how="horizontal"
+        [row_columns, visit_columns[visit_of_row], visitors[visitor_of_visit[visit_of_row]]],
+        how="horizontal",
     )
 
     item_url = pl.lit(ITEM_URL_PREFIX) + pl.col("event_id")
@@ -364,28 +519,25 @@ def generate_raw_events(rows: int, days: int, seed: int, end: datetime, items: p
         .then(pl.col("time_on_page").cast(pl.Int64).cast(pl.String))
         .otherwise(pl.col("time_on_page").cast(pl.String))
     )
-    frame = (
-        frame.with_columns(
-            session_id=pl.when(pl.col("bot")).then(pl.col("bot_session")).otherwise(pl.col("session_id")),
-            referrer=pl.when(pl.col("segment") > 0)
-            .then(pl.lit(ITEM_URL_PREFIX) + pl.col("previous_event_id"))
-            .otherwise(pl.col("visit_referrer")),
-            page_url=pl.when((pl.col("segment") == 0) & pl.col("utm").is_not_null())
-            .then(item_url + pl.col("utm"))
-            .otherwise(item_url),
-            metadata=pl.lit("{")
-            + pl.concat_str(
-                [
-                    pl.lit('"time_on_page_seconds": ') + time_on_page_text,
-                    pl.col("demographics"),
-                ],
-                separator=", ",
-                ignore_nulls=True,
-            )
-            + pl.lit("}"),
+    frame = frame.with_columns(
+        session_id=pl.when(pl.col("bot")).then(pl.col("bot_session")).otherwise(pl.col("session_id")),
+        referrer=pl.when(pl.col("segment") > 0)
+        .then(pl.lit(ITEM_URL_PREFIX) + pl.col("previous_event_id"))
+        .otherwise(pl.col("visit_referrer")),
+        page_url=pl.when((pl.col("segment") == 0) & pl.col("utm").is_not_null())
+        .then(item_url + pl.col("utm"))
+        .otherwise(item_url),
+        metadata=pl.lit("{")
+        + pl.concat_str(
+            [
+                pl.lit('"time_on_page_seconds": ') + time_on_page_text,
+                pl.col("demographics"),
+            ],
+            separator=", ",
+            ignore_nulls=True,
         )
-        .sort("timestamp", maintain_order=True)
-    )
+        + pl.lit("}"),
+    ).sort("timestamp", maintain_order=True)
     frame = frame.with_columns(id=_draw_uuids(rng, rows))
     return _spoil_rows(rng, frame).select(SAMPLE_RAW_EVENTS.names()).cast(dict(SAMPLE_RAW_EVENTS))
 
@@ -410,7 +562,9 @@ def generate_sample(
     return {"items": written_items, "raw_events": write_raw_events(conn, events)}
 
 
-def _copy_frame(conn: psycopg.Connection, table: str, frame: pl.DataFrame, chunk_rows: int = COPY_CHUNK_ROWS) -> int:
+def _copy_frame(
+    conn: psycopg.Connection, table: str, frame: pl.DataFrame, chunk_rows: int = COPY_CHUNK_ROWS
+) -> int:
     """Stream a frame into a table as CSV chunks through one COPY."""
     # NULL is an unquoted empty field; every non-null string is quoted, so '' survives as ''.
     statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, NULL '')").format(
@@ -485,7 +639,9 @@ def _draw_visit_lengths(rng: np.random.Generator, rows: int) -> np.ndarray:
     mean = float(_VISIT_LENGTHS @ _VISIT_LENGTH_P)
     lengths = rng.choice(_VISIT_LENGTHS, size=int(rows / mean * 1.05) + 16, p=_VISIT_LENGTH_P)
     while lengths.sum() < rows:
-        lengths = np.concatenate([lengths, rng.choice(_VISIT_LENGTHS, size=rows // 8 + 16, p=_VISIT_LENGTH_P)])
+        lengths = np.concatenate(
+            [lengths, rng.choice(_VISIT_LENGTHS, size=rows // 8 + 16, p=_VISIT_LENGTH_P)]
+        )
     last = int(np.searchsorted(np.cumsum(lengths), rows))
     lengths = lengths[: last + 1].astype(np.int64)
     lengths[-1] -= int(lengths.sum()) - rows
@@ -502,17 +658,23 @@ def _draw_visitor_pool(rng: np.random.Generator, visits: int) -> dict:
     session_ids = _draw_hex(rng, size, 16)
 
     human_agents = rng.choice(len(_HUMAN_AGENTS), size=size, p=_normalised([w for _, w in _HUMAN_AGENTS]))
-    bot_agents = len(_HUMAN_AGENTS) + rng.choice(len(_BOT_AGENTS), size=size, p=_normalised([w for _, w in _BOT_AGENTS]))
+    bot_agents = len(_HUMAN_AGENTS) + rng.choice(
+        len(_BOT_AGENTS), size=size, p=_normalised([w for _, w in _BOT_AGENTS])
+    )
     agent_draw = rng.random(size)
     null_agent = len(_HUMAN_AGENTS) + len(_BOT_AGENTS)
     agent = np.where(kind == _BOT, bot_agents, human_agents)
     agent = np.where((kind != _BOT) & (agent_draw < _NULL_AGENT_SHARE), null_agent, agent)
     agent = np.where(
-        (kind != _BOT) & (agent_draw >= _NULL_AGENT_SHARE) & (agent_draw < _NULL_AGENT_SHARE + _EMPTY_AGENT_SHARE),
+        (kind != _BOT)
+        & (agent_draw >= _NULL_AGENT_SHARE)
+        & (agent_draw < _NULL_AGENT_SHARE + _EMPTY_AGENT_SHARE),
         null_agent + 1,
         agent,
     )
-    agents = pl.Series([ua for ua, _ in _HUMAN_AGENTS] + [ua for ua, _ in _BOT_AGENTS] + [None, ""], dtype=pl.String)
+    agents = pl.Series(
+        [ua for ua, _ in _HUMAN_AGENTS] + [ua for ua, _ in _BOT_AGENTS] + [None, ""], dtype=pl.String
+    )
 
     with_demographics = (kind == _SIGNED_IN) & (rng.random(size) < _DEMOGRAPHICS_SHARE)
     age = rng.choice(len(_AGE_GROUPS), size=size, p=_AGE_GROUP_P)
@@ -569,7 +731,10 @@ def _draw_items(rng: np.random.Generator, items: pl.DataFrame, visits: int) -> n
     weights = 1.0 / rank**_ITEM_ZIPF_EXPONENT
     if "status" in items.columns:
         status = items.get_column("status").cast(pl.String).fill_null("approved")
-        weights = weights * status.replace_strict(_ITEM_STATUS_WEIGHT, default=1.0, return_dtype=pl.Float64).to_numpy()
+        weights = (
+            weights
+            * status.replace_strict(_ITEM_STATUS_WEIGHT, default=1.0, return_dtype=pl.Float64).to_numpy()
+        )
     return rng.choice(items.height, size=(visits, 3), p=weights / weights.sum())
 
 
@@ -618,8 +783,10 @@ def _flat_utm_values() -> list[str]:
     return values + list(_OTHER_UTM[1])
 
 
-def _draw_referrers(rng: np.random.Generator, visits: int, kind_of_visit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per visit, the landing referrer's position in the flat referrer list and the campaign's (-1 for none)."""
+def _draw_referrers(
+    rng: np.random.Generator, visits: int, kind_of_visit: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per visit, the landing referrer (position in the flat list) and campaign (position, -1 for none)."""
     categories = [category for category, _, _ in _REFERRERS]
     counts = np.array([len(urls) for _, _, urls in _REFERRERS])
     firsts = np.cumsum(counts) - counts
@@ -634,9 +801,7 @@ def _draw_referrers(rng: np.random.Generator, visits: int, kind_of_visit: np.nda
     utm_options = [_UTM.get(name, _OTHER_UTM)[1] for name in categories]
     utm_counts = np.array([len(options) for options in utm_options])
     other_first = sum(len(options) for _, options in _UTM.values())
-    utm_firsts = np.array(
-        [_utm_first(name) if name in _UTM else other_first for name in categories]
-    )
+    utm_firsts = np.array([_utm_first(name) if name in _UTM else other_first for name in categories])
     with_utm = (rng.random(visits) < utm_share[category]) & (kind_of_visit != _BOT)
     utm_within = (rng.random(visits) * utm_counts[category]).astype(np.int64)
     utm = np.where(with_utm, utm_firsts[category] + utm_within, -1)
@@ -656,7 +821,9 @@ def _utm_first(name: str) -> int:
 def _spoil_rows(rng: np.random.Generator, frame: pl.DataFrame) -> pl.DataFrame:
     """Plant the bad rows the tracker really sends: unknown types, no item, no timestamp (disjoint rows)."""
     rows = frame.height
-    counts = [_bad_row_count(rows, rate) for rate in (_UNKNOWN_TYPE_RATE, _NULL_EVENT_ID_RATE, _NULL_TIMESTAMP_RATE)]
+    counts = [
+        _bad_row_count(rows, rate) for rate in (_UNKNOWN_TYPE_RATE, _NULL_EVENT_ID_RATE, _NULL_TIMESTAMP_RATE)
+    ]
     chosen = rng.choice(rows, size=min(rows, sum(counts)), replace=False)
     masks = []
     start = 0
@@ -665,7 +832,9 @@ def _spoil_rows(rng: np.random.Generator, frame: pl.DataFrame) -> pl.DataFrame:
         mask[chosen[start : start + count]] = True
         masks.append(pl.Series(mask))
         start += count
-    unknown = pl.Series(_UNKNOWN_TYPES, dtype=pl.String).gather(rng.integers(0, len(_UNKNOWN_TYPES), size=rows))
+    unknown = pl.Series(_UNKNOWN_TYPES, dtype=pl.String).gather(
+        rng.integers(0, len(_UNKNOWN_TYPES), size=rows)
+    )
     return frame.with_columns(
         event_type=pl.when(pl.lit(masks[0])).then(pl.lit(unknown)).otherwise(pl.col("event_type")),
         event_id=pl.when(pl.lit(masks[1])).then(None).otherwise(pl.col("event_id")),

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from datetime import datetime, timedelta, timezone
-from typing import Callable, NoReturn, Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import NoReturn
 
 # Prefect's ephemeral API server needs more than its default 20 s to start on 2 cores.
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
@@ -30,7 +31,7 @@ def parse_instant(text: str) -> datetime:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time; pass e.g. 2026-11-26T05:00:00Z") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def positive_int(text: str) -> int:
@@ -72,7 +73,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from flows.database import connect, require_migrated, resolve_database_url
 
     settings = _settings()
-    end = args.end or datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    end = args.end or datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     with connect(resolve_database_url(settings), settings) as conn:
         require_migrated(conn)
         with conn.transaction():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from rich.console import Console
 from rich.table import Table
@@ -29,7 +29,7 @@ def run_demo(rows: int, days: int, seed: int) -> int:
     settings = load_settings()
     url = resolve_database_url(settings)
     console.print(f"[bold]database[/bold] {mask_url(url)}" + ("" if settings.database_url else f"  (embedded, data in {settings.embedded_data_dir})"))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     end = local_hour_start(now, settings.timezone)
     with connect(url, settings, autocommit=True) as conn:
         applied = migrate(conn)
@@ -52,10 +52,10 @@ def run_demo(rows: int, days: int, seed: int) -> int:
         while day < last_day:
             status.update(f"daily flow for {day}")
             midnight_after = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=zone)
-            daily(as_of=midnight_after.astimezone(timezone.utc) + timedelta(minutes=5))
+            daily(as_of=midnight_after.astimezone(UTC) + timedelta(minutes=5))
             day += timedelta(days=1)
         status.update("hourly flow for the current day so far")
-        today_start = datetime.combine(last_day, datetime.min.time(), tzinfo=zone).astimezone(timezone.utc)
+        today_start = datetime.combine(last_day, datetime.min.time(), tzinfo=zone).astimezone(UTC)
         hours_today = int((end - today_start).total_seconds() // 3600)
         figures = hourly(as_of=now, lookback_hours=max(hours_today - 1, 0))
     console.print(f"[bold]flows[/bold] daily × {(last_day - first_day).days}, hourly × 1 (last window: {figures['rows_read']:,} rows read, rejected {figures['rows_rejected']}, {figures['bot_rows']:,} bot rows left out)")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
-from typing import Any, Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import polars as pl
 from prefect import flow, get_run_logger, task
@@ -82,7 +83,7 @@ def run_window(settings: Settings, url: str, window: Window, roll_up_types: Sequ
 
 def _as_of_parameter() -> datetime:
     value = flow_run.parameters.get("as_of")
-    return ensure_utc(value) if isinstance(value, datetime) else datetime.now(timezone.utc)
+    return ensure_utc(value) if isinstance(value, datetime) else datetime.now(UTC)
 
 
 def _hourly_run_name() -> str:
@@ -100,7 +101,7 @@ def _daily_run_name() -> str:
 def hourly(as_of: datetime | None = None, lookback_hours: int | None = None) -> dict[str, Any]:
     """Recompute the last closed local hour and `lookback_hours` before it; refresh touched summaries."""
     settings = load_settings()
-    as_of = ensure_utc(as_of) if as_of else datetime.now(timezone.utc)
+    as_of = ensure_utc(as_of) if as_of else datetime.now(UTC)
     lookback = settings.hourly_lookback_hours if lookback_hours is None else lookback_hours
     if lookback < 0:
         raise ValueError(f"hourly: lookback_hours {lookback} is negative; pass 0 or more")
@@ -117,7 +118,7 @@ def hourly(as_of: datetime | None = None, lookback_hours: int | None = None) -> 
 def daily(as_of: datetime | None = None) -> dict[str, Any]:
     """Recompute the previous local day whole, its week and month, all_time rows and summaries."""
     settings = load_settings()
-    as_of = ensure_utc(as_of) if as_of else datetime.now(timezone.utc)
+    as_of = ensure_utc(as_of) if as_of else datetime.now(UTC)
     window = day_window(previous_day(as_of, settings.timezone), settings.timezone)
     logger = get_run_logger()
     url, without_timestamp = prepare_database(settings)

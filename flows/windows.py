@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from transforms.periods import local_midnight
@@ -29,8 +29,8 @@ class Window:
 def ensure_utc(moment: datetime) -> datetime:
     """An aware instant in UTC; a naive one is taken as UTC."""
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def local_hour_start(moment: datetime, timezone_name: str) -> datetime:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -10,7 +10,7 @@ import polars as pl
 from transforms.schemas import UTC_TIME
 
 PERIOD_TYPES = ("hour", "day", "week", "month")
-ALL_TIME_START = datetime(1970, 1, 1, tzinfo=timezone.utc)
+ALL_TIME_START = datetime(1970, 1, 1, tzinfo=UTC)
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 CALENDAR = pl.Schema(
@@ -31,9 +31,9 @@ def local_midnight(day: date, zone: ZoneInfo) -> datetime:
     naive = datetime.combine(day, time())
     # fold=0 gives the earlier of two ambiguous instants; a skipped midnight resolves forward.
     local = naive.replace(tzinfo=zone)
-    utc = local.astimezone(timezone.utc)
+    utc = local.astimezone(UTC)
     if utc.astimezone(zone).date() != day:  # midnight skipped by a DST jump: the day starts at 01:00
-        utc = (naive + timedelta(hours=1)).replace(tzinfo=zone).astimezone(timezone.utc)
+        utc = (naive + timedelta(hours=1)).replace(tzinfo=zone).astimezone(UTC)
     return utc
 
 
