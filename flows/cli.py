@@ -68,6 +68,16 @@ def cmd_db_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_stop(args: argparse.Namespace) -> int:
+    from flows.database import stop_embedded_server
+
+    settings = _settings()
+    if settings.database_url:
+        raise UsageError("db stop: DATABASE_URL is set, so no embedded server is in use; unset it to stop the embedded one")
+    print("embedded PostgreSQL stopped" if stop_embedded_server(settings) else "embedded PostgreSQL was not running")
+    return 0
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from data.sample import generate_sample
     from flows.database import connect, require_migrated, resolve_database_url
@@ -121,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database commands").add_subparsers(dest="db_command", required=True, parser_class=_Parser)
     db.add_parser("url", help="print the database URL (password masked)").set_defaults(handler=cmd_db_url)
     db.add_parser("migrate", help="apply the sql/migrations not yet applied").set_defaults(handler=cmd_db_migrate)
+    db.add_parser("stop", help="stop the embedded PostgreSQL server (it is started again on demand)").set_defaults(handler=cmd_db_stop)
 
     generate = commands.add_parser("generate", help="write deterministic sample data")
     generate.add_argument("--rows", type=positive_int, default=100_000, help="raw rows (default 100000)")

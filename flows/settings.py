@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -38,8 +39,8 @@ class Settings:
         return self.home / "pgdata"
 
 
-def _int_setting(name: str, default: int, minimum: int = 0) -> int:
-    raw = os.environ.get(name)
+def _int_setting(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
@@ -62,7 +63,7 @@ def validate_timezone(name: str) -> str:
     return name
 
 
-def load_settings(environ: dict[str, str] | None = None) -> Settings:
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from ANALYTICS_* variables and DATABASE_URL."""
     env = os.environ if environ is None else environ
     defaults = Settings()
@@ -72,11 +73,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         home=Path(env["ANALYTICS_HOME"]).expanduser().resolve() if env.get("ANALYTICS_HOME") else defaults.home,
         timezone=validate_timezone(env.get("ANALYTICS_TIMEZONE") or defaults.timezone),
         site_hosts=tuple(h.strip().lower() for h in hosts.split(",") if h.strip()) if hosts else defaults.site_hosts,
-        visit_gap_minutes=_int_setting("ANALYTICS_VISIT_GAP_MINUTES", defaults.visit_gap_minutes, 1),
-        hourly_lookback_hours=_int_setting("ANALYTICS_HOURLY_LOOKBACK_HOURS", defaults.hourly_lookback_hours),
-        statement_timeout_seconds=_int_setting("ANALYTICS_STATEMENT_TIMEOUT_SECONDS", defaults.statement_timeout_seconds, 1),
-        retention_days=_int_setting("ANALYTICS_RETENTION_DAYS", defaults.retention_days, 1),
-        anonymise_after_days=_int_setting("ANALYTICS_ANONYMISE_AFTER_DAYS", defaults.anonymise_after_days, 1),
+        visit_gap_minutes=_int_setting(env, "ANALYTICS_VISIT_GAP_MINUTES", defaults.visit_gap_minutes, 1),
+        hourly_lookback_hours=_int_setting(env, "ANALYTICS_HOURLY_LOOKBACK_HOURS", defaults.hourly_lookback_hours),
+        statement_timeout_seconds=_int_setting(env, "ANALYTICS_STATEMENT_TIMEOUT_SECONDS", defaults.statement_timeout_seconds, 1),
+        retention_days=_int_setting(env, "ANALYTICS_RETENTION_DAYS", defaults.retention_days, 1),
+        anonymise_after_days=_int_setting(env, "ANALYTICS_ANONYMISE_AFTER_DAYS", defaults.anonymise_after_days, 1),
         archive_root=Path(env["ANALYTICS_ARCHIVE_ROOT"]).expanduser().resolve()
         if env.get("ANALYTICS_ARCHIVE_ROOT")
         else defaults.archive_root,
