@@ -13,7 +13,7 @@ import argparse
 import io
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -86,7 +86,7 @@ def main() -> None:
     url = scratch_url(server, name)
     timings: dict[str, float] = {}
     try:
-        end = datetime(2026, 11, 1, tzinfo=timezone.utc)
+        end = datetime(2026, 11, 1, tzinfo=UTC)
         with psycopg.connect(url, autocommit=True) as conn:
             migrate(conn)
         with time_it("generate + COPY in", timings), psycopg.connect(url) as conn:

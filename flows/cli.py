@@ -113,6 +113,8 @@ def _format_figures(figures: dict) -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    # The demo prints its own progress; Prefect's per-task lines would bury it.
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     from flows.demo import run_demo
 
     return run_demo(rows=args.rows, days=args.days, seed=args.seed)

@@ -24,7 +24,7 @@ limit 10
 
 def run_demo(rows: int, days: int, seed: int) -> int:
     """Run the whole product once on sample data and print the top items."""
-    console = Console()
+    console = Console(width=max(Console().width, 112))
     started = time.perf_counter()
     settings = load_settings()
     url = resolve_database_url(settings)
@@ -58,17 +58,28 @@ def run_demo(rows: int, days: int, seed: int) -> int:
         today_start = datetime.combine(last_day, datetime.min.time(), tzinfo=zone).astimezone(UTC)
         hours_today = int((end - today_start).total_seconds() // 3600)
         figures = hourly(as_of=now, lookback_hours=max(hours_today - 1, 0))
-    console.print(f"[bold]flows[/bold] daily × {(last_day - first_day).days}, hourly × 1 (last window: {figures['rows_read']:,} rows read, rejected {figures['rows_rejected']}, {figures['bot_rows']:,} bot rows left out)")
+    rejected = ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in figures["rows_rejected"].items() if n) or "none"
+    console.print(f"[bold]flows[/bold] daily × {(last_day - first_day).days}, hourly × 1 (last window: {figures['rows_read']:,} rows read, {rejected} rejected, {figures['bot_rows']:,} bot rows left out)")
 
     with connect(url, settings) as conn:
         top = conn.execute(TOP_ITEMS_QUERY).fetchall()
         totals = conn.execute("select count(*), sum(total_views), sum(total_unique_views) from event_analytics_summary").fetchone()
         periods = conn.execute("select period_type, count(*) from event_analytics group by 1 order by 1").fetchall()
     table = Table(title="Top items by views (event_analytics_summary)")
-    for name in ("item", "views", "unique", "clicks", "ticket clicks", "views 24h", "bounce", "time on page s", "peak hour", "peak day"):
-        table.add_column(name, justify="left" if name in ("item", "peak day") else "right")
-    for row in top:
-        table.add_row(*[("" if v is None else f"{v:,}" if isinstance(v, int) else str(v)) for v in row])
+    for name in ("item", "views", "unique", "clicks", "tickets", "24 h", "bounce", "on page", "peak"):
+        table.add_column(name, justify="left" if name in ("item", "peak") else "right", no_wrap=True, min_width=len(name), max_width=30 if name == "item" else None)
+    for title, views, unique, clicks, tickets, day_views, bounce, on_page, peak_hour, peak_day in top:
+        table.add_row(
+            title,
+            f"{views:,}",
+            f"{unique:,}",
+            f"{clicks:,}",
+            f"{tickets:,}",
+            f"{day_views:,}",
+            "" if bounce is None else f"{float(bounce):.0%}",
+            "" if on_page is None else f"{float(on_page):.0f} s",
+            "" if peak_hour is None else f"{peak_day[:3]} {peak_hour:02d}h",
+        )
     console.print(table)
     console.print(f"{totals[0]} items, {totals[1]:,} views, {totals[2]:,} unique views; rows in event_analytics: " + ", ".join(f"{t} {n:,}" for t, n in periods))
     console.print(f"done in {time.perf_counter() - started:.0f} s. Query the results: psql \"{mask_url(url)}\" -c 'select * from event_analytics_summary limit 5'")
