@@ -149,10 +149,10 @@ def archive_month(archive_root: Path, month: str, rows: pl.DataFrame) -> Archive
     already = rows.get_column("id").is_in(read_archived_ids(archive_root, month).implode())
     new_rows = rows.filter(~already)
     directory = partition_dir(archive_root, month)
+    _remove_temporary_files(directory)
     path = None
     if new_rows.height:
         _make_durable_dir(directory)
-        _remove_temporary_files(directory)
         path = directory / part_name(new_rows)
         _write_parquet_atomically(new_rows.select(ARCHIVED_EVENTS.names()).cast(ARCHIVED_EVENTS).sort("timestamp", "id"), path)
     return ArchivedMonth(

@@ -78,11 +78,15 @@ def resolve_database_url(settings: Settings) -> str:
 
 
 @contextmanager
-def connect(url: str, settings: Settings | None = None, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
-    """A psycopg connection with the statement timeout set; connection failures say what to fix."""
+def connect(url: str, settings: Settings | None = None, *, autocommit: bool = True) -> Iterator[psycopg.Connection]:
+    """A psycopg connection with the statement timeout set; connection failures say what to fix.
+
+    Autocommit by default, so that every `with conn.transaction()` is a real transaction that
+    commits at its end (in psycopg's non-autocommit mode it may be a savepoint instead).
+    """
     timeout_ms = (settings.statement_timeout_seconds if settings else 600) * 1000
     try:
-        conn = psycopg.connect(url, autocommit=autocommit, options=f"-c statement_timeout={timeout_ms}", connect_timeout=10)
+        conn = psycopg.connect(url, autocommit=autocommit, options=f"-c statement_timeout={timeout_ms}", connect_timeout=10, application_name="event-analytics")
     except psycopg.OperationalError as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise DatabaseError(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +23,6 @@ from flows.archive import (
     ArchivedMonth,
     Checksum,
     archive_month,
-    checksum_rows,
     month_bounds,
     read_archived_ids,
     verify_month,
@@ -225,6 +226,19 @@ def _retention_run_name() -> str:
     return f"{prefix} {_as_of_parameter():%Y-%m-%dT%H:%MZ}"
 
 
+@contextmanager
+def hold_retention_lock(url: str, settings: Settings) -> Iterator[None]:
+    """Hold the retention advisory lock for the block, or refuse when another run holds it."""
+    with connect(url, settings, autocommit=True) as conn:
+        if not conn.execute(load_sql("retention_try_lock"), {"lock_key": RETENTION_LOCK_KEY}).fetchone()[0]:
+            raise RetentionError(
+                f"retention: another retention run holds advisory lock {RETENTION_LOCK_KEY} on this database; "
+                "wait for it to finish, then rerun"
+            )
+        # Released when the connection closes, however the block ends.
+        yield
+
+
 @flow(name="retention", flow_run_name=_retention_run_name, log_prints=False)
 def retention(dry_run: bool = False, as_of: datetime | None = None) -> dict[str, Any]:
     """Anonymise addresses past the shorter period, then archive, verify and delete raw rows past retention, a month at a time."""
@@ -241,31 +255,22 @@ def retention(dry_run: bool = False, as_of: datetime | None = None) -> dict[str,
         "anonymise_before": cutoffs.anonymise_before.isoformat(),
         "archive_root": str(settings.archive_root),
         "rows_without_timestamp_kept": without_timestamp,
+        "months": [],
     }
-    if dry_run:
-        report["months"] = plan_retention(url, settings, as_of)["months"]
-        report["totals"] = _totals(report["months"])
-    else:
-        with connect(url, settings, autocommit=True) as lock:
-            if not lock.execute(load_sql("retention_try_lock"), {"lock_key": RETENTION_LOCK_KEY}).fetchone()[0]:
-                raise RetentionError(
-                    f"retention: another retention run holds advisory lock {RETENTION_LOCK_KEY} on this database; "
-                    "wait for it to finish, then rerun"
-                )
-            report["months"] = []
-            try:
+    try:
+        if dry_run:
+            report["months"] = plan_retention(url, settings, as_of)["months"]
+        else:
+            with hold_retention_lock(url, settings):
                 apply_retention(url, settings, cutoffs, report["months"])
-            except Exception as exc:
-                report["error"] = str(exc)
-                raise
-            finally:
-                report["totals"] = _totals(report["months"])
-                report["seconds"] = round(time.perf_counter() - started, 3)
-                create_markdown_artifact(markdown=render_report(report), key=ARTIFACT_KEY, description="What retention archived, verified, deleted and anonymised")
-    report["seconds"] = round(time.perf_counter() - started, 3)
-    if dry_run:
-        create_markdown_artifact(markdown=render_report(report), key=ARTIFACT_KEY, description="What retention would do (dry run)")
-    logger.info("retention as of %s: %s", as_of.isoformat(), report["totals"])
+    except Exception as exc:
+        report["error"] = str(exc)
+        raise
+    finally:
+        report["totals"] = _totals(report["months"])
+        report["seconds"] = round(time.perf_counter() - started, 3)
+        create_markdown_artifact(markdown=render_report(report), key=ARTIFACT_KEY, description="What retention archived, verified, deleted and anonymised")
+    logger.info("retention%s as of %s: %s", " (dry run)" if dry_run else "", as_of.isoformat(), report["totals"])
     return report
 
 

@@ -16,6 +16,7 @@ from data.reference import load_bot_patterns, load_known_sources
 from flows.database import connect, require_migrated, resolve_database_url
 from flows.extract import extract_raw_events
 from flows.load import LoadReport, write_window
+from flows.report import publish_run_report
 from flows.settings import Settings, load_settings
 from flows.sql import load_sql
 from flows.windows import Window, day_window, ensure_utc, hourly_window, previous_day
@@ -58,8 +59,20 @@ def prepare_database(settings: Settings) -> tuple[str, int]:
     return url, without_timestamp
 
 
-def run_window(settings: Settings, url: str, window: Window, roll_up_types: Sequence[str], as_of: datetime | None) -> dict[str, Any]:
-    """Extract, compute and load one window; return its figures."""
+def summarise_figures(figures: dict[str, Any]) -> str:
+    """One log line: what was read, left out and written."""
+    rejected = sum(figures["rows_rejected"].values())
+    written = ", ".join(f"{k} {v}" for k, v in figures["rows_written"].items())
+    return (
+        f"read {figures['rows_read']:,} rows, rejected {rejected:,} {figures['rows_rejected']}, bots {figures['bot_rows']:,}, "
+        f"items {figures['items_touched']:,}, rows written: {written or 'none'}; seconds {figures['seconds']}"
+    )
+
+
+def run_window(
+    settings: Settings, url: str, window: Window, roll_up_types: Sequence[str], as_of: datetime | None
+) -> tuple[dict[str, Any], list[str]]:
+    """Extract, compute and load one window; return its figures and the items it touched."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
     raw = extract_window(url, window, settings)
@@ -78,7 +91,7 @@ def run_window(settings: Settings, url: str, window: Window, roll_up_types: Sequ
         "rows_deleted": loaded.rows_deleted,
         "items_touched": len(loaded.items),
         "seconds": {k: round(v, 3) for k, v in timings.items()},
-    }
+    }, loaded.items
 
 
 def _as_of_parameter() -> datetime:
@@ -100,29 +113,35 @@ def _daily_run_name() -> str:
 @flow(name="hourly", flow_run_name=_hourly_run_name, log_prints=False)
 def hourly(as_of: datetime | None = None, lookback_hours: int | None = None) -> dict[str, Any]:
     """Recompute the last closed local hour and `lookback_hours` before it; refresh touched summaries."""
+    started_at = datetime.now(UTC)
     settings = load_settings()
-    as_of = ensure_utc(as_of) if as_of else datetime.now(UTC)
+    as_of = ensure_utc(as_of) if as_of else started_at
     lookback = settings.hourly_lookback_hours if lookback_hours is None else lookback_hours
     if lookback < 0:
         raise ValueError(f"hourly: lookback_hours {lookback} is negative; pass 0 or more")
     window = hourly_window(as_of, lookback, settings.timezone)
     logger = get_run_logger()
     url, without_timestamp = prepare_database(settings)
-    figures = run_window(settings, url, window, ["day"], as_of)
+    figures, items = run_window(settings, url, window, ["day"], as_of)
     figures["rows_without_timestamp_in_table"] = without_timestamp
-    logger.info("hourly %s: %s", window.label("range"), figures)
+    title = f"hourly {window.label('range')}"
+    logger.info("%s: %s", title, summarise_figures(figures))
+    publish_run_report(url, settings, "hourly", title, figures, items, started_at)
     return figures
 
 
 @flow(name="daily", flow_run_name=_daily_run_name, log_prints=False)
 def daily(as_of: datetime | None = None) -> dict[str, Any]:
     """Recompute the previous local day whole, its week and month, all_time rows and summaries."""
+    started_at = datetime.now(UTC)
     settings = load_settings()
-    as_of = ensure_utc(as_of) if as_of else datetime.now(UTC)
+    as_of = ensure_utc(as_of) if as_of else started_at
     window = day_window(previous_day(as_of, settings.timezone), settings.timezone)
     logger = get_run_logger()
     url, without_timestamp = prepare_database(settings)
-    figures = run_window(settings, url, window, ["day", "week", "month"], as_of)
+    figures, items = run_window(settings, url, window, ["day", "week", "month"], as_of)
     figures["rows_without_timestamp_in_table"] = without_timestamp
-    logger.info("daily %s: %s", window.label("range"), figures)
+    title = f"daily {window.label('range')}"
+    logger.info("%s: %s", title, summarise_figures(figures))
+    publish_run_report(url, settings, "daily", title, figures, items, started_at)
     return figures

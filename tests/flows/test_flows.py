@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -194,3 +195,29 @@ def test_bad_rows_are_skipped_counted_and_kept(loaded_database: str) -> None:
             "select coalesce(sum(views_count), 0) from event_analytics where period_type = 'hour' and period_start = '2026-10-26 10:00+00'"
         ).fetchone()[0]
         assert stored == counted
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_run_is_named_after_its_window_and_publishes_its_report(loaded_database: str) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    state = hourly(as_of=datetime(2026, 10, 26, 11, 5, tzinfo=UTC), lookback_hours=1, return_state=True)
+    assert state.is_completed()
+    flow_run_id = state.state_details.flow_run_id
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(flow_run_id)
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+    assert flow_run.name == "hourly 2026-10-26 11:00 Europe/Paris"  # the last closed local hour
+    by_type = {artifact.type: artifact for artifact in artifacts}
+    report = by_type["markdown"].data
+    assert "2026-10-26T09:00:00+00:00" in report and "2026-10-26T11:00:00+00:00" in report
+    for label in ("read in the window", "rejected: unknown type", "bots left out", "| hour |", "| all_time |", "| extract |"):
+        assert label in report, label
+    table = by_type["table"].data
+    rows = json.loads(table) if isinstance(table, str) else table
+    assert 0 < len(rows) <= 10
+    assert rows == sorted(rows, key=lambda row: -row["total_views"])
+    with psycopg.connect(loaded_database) as conn:
+        recorded = conn.execute("select flow_name, report -> 'rows_read' from event_analytics_runs").fetchall()
+    assert recorded == [("hourly", state.result()["rows_read"])]

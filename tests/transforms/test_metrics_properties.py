@@ -49,8 +49,12 @@ def raw_frames(draw: st.DrawFn, tz: str) -> pl.DataFrame:
     items = draw(st.lists(st.sampled_from(ITEMS), min_size=1, max_size=3, unique=True))
     visitors = draw(st.lists(st.sampled_from(("a", "b", "c", "d", None)), min_size=1, max_size=5, unique=True))
     origin = STARTS[tz] - 2 * HOUR
-    # Coarse and fine offsets: minute steps make exact timestamp ties and 30-minute gaps likely.
-    offset = st.one_of(st.integers(0, SPAN_SECONDS // 60 - 1).map(lambda m: m * 60), st.integers(0, SPAN_SECONDS - 1))
+    # Visits cluster rows: a few anchor minutes (some just before a local midnight) and rows up to 45 min after them.
+    edges = [int((bound - origin).total_seconds()) // 60 - 20 for bound in DAY_BOUNDS[tz]]
+    anchors = draw(st.lists(st.one_of(st.sampled_from(edges), st.integers(0, SPAN_SECONDS // 60 - 46)), min_size=1, max_size=6))
+    clustered = st.tuples(st.sampled_from(anchors), st.integers(0, 45)).map(lambda pair: (pair[0] + pair[1]) * 60)
+    # Minute steps make exact timestamp ties and gaps of exactly 30 min likely; second steps do not.
+    offset = st.one_of(clustered, st.integers(0, SPAN_SECONDS // 60 - 1).map(lambda m: m * 60), st.integers(0, SPAN_SECONDS - 1))
     row = st.fixed_dictionaries(
         {
             "event_id": st.sampled_from(items),
@@ -65,7 +69,8 @@ def raw_frames(draw: st.DrawFn, tz: str) -> pl.DataFrame:
             "gender": st.sampled_from(GENDERS),
         }
     )
-    return make_raw_events(draw(st.lists(row, min_size=0, max_size=60)))
+    size = draw(st.integers(0, 60))
+    return make_raw_events(draw(st.lists(row, min_size=size, max_size=size)))
 
 
 def whole(raw: pl.DataFrame, tz: str) -> HourResult:
@@ -83,12 +88,19 @@ def by_tz(test):
     return pytest.mark.parametrize("tz", TIMEZONES, ids=TIMEZONES)(test)
 
 
-@by_tz
+@st.composite
+def zoned_frames(draw: st.DrawFn) -> tuple[str, pl.DataFrame]:
+    """A time zone of TIMEZONES and a raw frame around its three days."""
+    tz = draw(st.sampled_from(TIMEZONES))
+    return tz, draw(raw_frames(tz))
+
+
 @settings(max_examples=60, deadline=None)
-@given(data=st.data())
-def test_unique_views_and_visits_never_exceed_views(tz: str, data: st.DataObject) -> None:
+@given(zoned=zoned_frames())
+def test_unique_views_and_visits_never_exceed_views(zoned: tuple[str, pl.DataFrame]) -> None:
     """unique_views_count <= views_count and visits_count <= views_count, for hour and day rows."""
-    result = whole(data.draw(raw_frames(tz)), tz)
+    tz, raw = zoned
+    result = whole(raw, tz)
     day_rows, _ = days(result, tz)
     for frame in (result.hours, day_rows):
         assert frame.filter(pl.col("unique_views_count") > pl.col("views_count")).is_empty()
@@ -97,12 +109,12 @@ def test_unique_views_and_visits_never_exceed_views(tz: str, data: st.DataObject
         assert frame.filter(pl.col("time_on_page_views") > pl.col("views_count")).is_empty()
 
 
-@by_tz
 @settings(max_examples=60, deadline=None)
-@given(data=st.data())
-def test_traffic_source_and_device_breakdowns_sum_to_views(tz: str, data: st.DataObject) -> None:
+@given(zoned=zoned_frames())
+def test_traffic_source_and_device_breakdowns_sum_to_views(zoned: tuple[str, pl.DataFrame]) -> None:
     """For each hour and day row, traffic_sources and device_types each sum to views_count."""
-    result = whole(data.draw(raw_frames(tz)), tz)
+    tz, raw = zoned
+    result = whole(raw, tz)
     day_rows, day_breakdowns = days(result, tz)
     for rows, breakdowns in ((result.hours, result.breakdowns), (day_rows, day_breakdowns)):
         for dimension in ("traffic_sources", "device_types"):
@@ -118,12 +130,12 @@ def test_traffic_source_and_device_breakdowns_sum_to_views(tz: str, data: st.Dat
         assert breakdowns.filter(pl.col("views") <= 0).is_empty()
 
 
-@by_tz
 @settings(max_examples=60, deadline=None)
-@given(data=st.data())
-def test_bounce_rate_is_a_ratio_in_0_1(tz: str, data: st.DataObject) -> None:
+@given(zoned=zoned_frames())
+def test_bounce_rate_is_a_ratio_in_0_1(zoned: tuple[str, pl.DataFrame]) -> None:
     """bounce_rate is NULL exactly when there are no visits and otherwise within [0, 1]; avg time is >= 0."""
-    result = whole(data.draw(raw_frames(tz)), tz)
+    tz, raw = zoned
+    result = whole(raw, tz)
     day_rows, _ = days(result, tz)
     for frame in (add_ratios(result.hours), add_ratios(day_rows)):
         assert frame.filter(pl.col("bounce_rate").is_null() != (pl.col("visits_count") == 0)).is_empty()
@@ -132,12 +144,12 @@ def test_bounce_rate_is_a_ratio_in_0_1(tz: str, data: st.DataObject) -> None:
         assert frame.filter(pl.col("avg_time_on_page_seconds") < 0).is_empty()
 
 
-@by_tz
 @settings(max_examples=60, deadline=None)
-@given(data=st.data())
-def test_day_rows_sum_to_all_time_sums(tz: str, data: st.DataObject) -> None:
+@given(zoned=zoned_frames())
+def test_day_rows_sum_to_all_time_sums(zoned: tuple[str, pl.DataFrame]) -> None:
     """Summing the day rows of every hour equals advance_all_time from an empty state, counts and breakdowns."""
-    result = whole(data.draw(raw_frames(tz)), tz)
+    tz, raw = zoned
+    result = whole(raw, tz)
     day_rows, day_breakdowns = days(result, tz)
     empty = (pl.DataFrame(schema=PERIOD_METRICS), pl.DataFrame(schema=BREAKDOWNS))
     sums, all_time_breakdowns = advance_all_time(*empty, removed=empty, added=(result.hours, result.breakdowns), timezone_name=tz)
@@ -176,12 +188,11 @@ def test_day_chunks_give_the_same_rows_as_one_window(tz: str, data: st.DataObjec
     assert visitor_hours.equals(one.visitor_hours)
 
 
-@by_tz
 @settings(max_examples=60, deadline=None)
-@given(data=st.data())
-def test_day_chunks_with_2h_context_give_the_same_rows_as_one_window(tz: str, data: st.DataObject) -> None:
-    """Each day window given only its rows ±2 h (as the flows extract) matches the one-window run; visits here last < 2 h."""
-    raw = data.draw(raw_frames(tz))
+@given(zoned=zoned_frames())
+def test_day_chunks_with_2h_context_give_the_same_rows_as_one_window(zoned: tuple[str, pl.DataFrame]) -> None:
+    """Each day window given only its rows ±2 h (as the flows extract) matches the one-window run when visits last < 2 h."""
+    tz, raw = zoned
     one = whole(raw, tz)
     bounds = DAY_BOUNDS[tz]
     parts = [
@@ -211,14 +222,26 @@ def _longest_visit(raw: pl.DataFrame) -> timedelta:
     return spans.get_column("span").max()
 
 
-@by_tz
+@st.composite
+def frames_with_resent_rows(draw: st.DrawFn) -> tuple[str, pl.DataFrame]:
+    """A zoned frame plus copies of some views (a tracker re-sending them) with other metadata, in a random order."""
+    tz, raw = draw(zoned_frames())
+    if raw.is_empty():
+        return tz, raw
+    views = [i for i, kind in enumerate(raw.get_column("event_type").to_list()) if kind == "view"] or list(range(raw.height))
+    picked = draw(st.lists(st.sampled_from(views), max_size=8))
+    metadata = st.sampled_from(TIMES_ON_PAGE)
+    copies = raw[picked].with_columns(pl.Series("time_on_page_seconds", [draw(metadata) for _ in picked], dtype=pl.String))
+    combined = pl.concat([raw, copies])
+    return tz, combined[draw(st.permutations(range(combined.height)))]
+
+
 @settings(max_examples=60, deadline=None)
-@given(data=st.data())
-def test_row_order_does_not_change_any_result(tz: str, data: st.DataObject) -> None:
+@given(zoned=frames_with_resent_rows(), data=st.data())
+def test_row_order_does_not_change_any_result(zoned: tuple[str, pl.DataFrame], data: st.DataObject) -> None:
     """Re-running on the same rows in another order gives the same hours, breakdowns and visitor-hours."""
-    raw = data.draw(raw_frames(tz))
-    permutation = data.draw(st.permutations(range(raw.height)))
-    shuffled = raw[list(permutation)] if raw.height else raw
+    tz, raw = zoned
+    shuffled = raw[data.draw(st.permutations(range(raw.height)))] if raw.height else raw
     one, other = whole(raw, tz), whole(shuffled, tz)
     assert other.hours.equals(one.hours)
     assert other.breakdowns.equals(one.breakdowns)

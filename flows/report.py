@@ -1,0 +1,82 @@
+"""Run reports: a markdown artifact and a top-items table in the Prefect UI, and a row in event_analytics_runs."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from flows.database import connect
+from flows.settings import Settings
+from flows.sql import load_sql
+
+PERIOD_ORDER = ("hour", "day", "week", "month", "all_time", "summary")
+
+
+def format_run_report(title: str, figures: dict[str, Any]) -> str:
+    """The run's figures as markdown a data engineer can read at a glance."""
+    rejected = figures.get("rows_rejected", {})
+    written = figures.get("rows_written", {})
+    deleted = figures.get("rows_deleted", {})
+    seconds = figures.get("seconds", {})
+    lines = [
+        f"# {title}",
+        "",
+        f"**Window** `{figures['window_start']}` → `{figures['window_end']}` (end exclusive)",
+        "",
+        "| rows | count |",
+        "|---|---:|",
+        f"| read in the window | {figures.get('rows_read', 0):,} |",
+        *[f"| rejected: {reason.replace('_', ' ')} | {n:,} |" for reason, n in rejected.items()],
+        f"| bots left out | {figures.get('bot_rows', 0):,} |",
+        f"| counted | {figures.get('rows_counted', 0):,} |",
+        f"| without a timestamp in the whole table (never in any window, kept) | {figures.get('rows_without_timestamp_in_table', 0):,} |",
+        "",
+        f"**Items touched** {figures.get('items_touched', 0):,}",
+        "",
+        "| period type | rows written | rows deleted |",
+        "|---|---:|---:|",
+        *[
+            f"| {period} | {written.get(period, 0):,} | {deleted.get(period, 0):,} |"
+            for period in PERIOD_ORDER
+            if period in written or period in deleted
+        ],
+        "",
+        "Rows written counts rows whose figures changed; a rerun over unchanged data writes none.",
+        "",
+        "| stage | seconds |",
+        "|---|---:|",
+        *[f"| {stage} | {value:.2f} |" for stage, value in seconds.items()],
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=120, cache_policy=NO_CACHE)
+def publish_run_report(
+    url: str, settings: Settings, flow_name: str, title: str, figures: dict[str, Any], items: list[str], started_at: datetime
+) -> None:
+    """Publish the run's figures as Prefect artifacts and record them in event_analytics_runs."""
+    create_markdown_artifact(markdown=format_run_report(title, figures), key=f"{flow_name}-run-report", description=title)
+    with connect(url, settings) as conn:
+        top = []
+        if items:
+            cursor = conn.execute(load_sql("read_top_items"), {"items": items, "limit": 10})
+            names = [column.name for column in cursor.description]
+            top = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        with conn.transaction():
+            conn.execute(
+                load_sql("insert_run_report"),
+                {
+                    "flow_name": flow_name,
+                    "window_start": figures.get("window_start"),
+                    "window_end": figures.get("window_end"),
+                    "started_at": started_at,
+                    "report": json.dumps(figures),
+                },
+            )
+    if top:
+        create_table_artifact(table=top, key=f"{flow_name}-top-items", description=f"{title}: top items touched, by all-time views")
