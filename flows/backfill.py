@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, timedelta
 
 import polars as pl
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
+from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.database import WRITE_LOCK_KEY, connect
-from flows.load import LoadReport, refresh_summaries, roll_up
-from flows.settings import Settings
+from flows.extract import extract_raw_events
+from flows.load import LoadReport, refresh_summaries, roll_up, write_window
+from flows.settings import Settings, load_settings
 from flows.sql import load_sql
 from flows.windows import Window, day_window
 from transforms.periods import month_first
+from transforms.pipeline import compute_hours
 
 
 def day_chunks(start: date, end: date, chunk_days: int, timezone_name: str) -> Iterator[Window]:
@@ -63,4 +76,225 @@ def finish_range(
             conn.execute(load_sql("create_staging_tables"))
             refresh_summaries(conn, list(items), as_of, settings.timezone, report)
     report.items = list(items)
+    return report
+
+
+# --- the backfill flow -------------------------------------------------------------------------
+
+BACKFILL_PERIODS = ("hour", "day", "week", "month")
+_progress_listeners: list[Callable[[int, int, dict], None]] = []
+
+
+class BackfillError(ValueError):
+    """A backfill parameter is wrong; the message names it and says what to pass."""
+
+
+def parse_chunk(text: str) -> int:
+    """'1d', '7d' or '7' to a number of days."""
+    digits = text.strip().lower().removesuffix("d")
+    if not digits.isdigit() or int(digits) < 1:
+        raise BackfillError(f"backfill: chunk {text!r} is not a number of days; pass e.g. 1d or 7d")
+    return int(digits)
+
+
+def validate_backfill(start: date, end: date, period_types: Sequence[str], event_ids: Sequence[str] | None, today: date, timezone_name: str) -> tuple[list[str], list[str] | None]:
+    """Normalised period types and item ids, or BackfillError before anything is read or written."""
+    if start >= end:
+        raise BackfillError(f"backfill: start {start} is not before end {end} (the end is exclusive); pass --start before --end")
+    if start > today:
+        raise BackfillError(f"backfill: the range {start} → {end} is in the future (today is {today} in {timezone_name}); pass dates up to {today}")
+    if end > today + timedelta(days=1):
+        raise BackfillError(f"backfill: end {end} is in the future (today is {today} in {timezone_name}); pass --end {today + timedelta(days=1)} or earlier")
+    periods = []
+    for period in period_types:
+        name = period.strip().lower()
+        if name not in BACKFILL_PERIODS:
+            raise BackfillError(f"backfill: unknown period type {period!r}; use {', '.join(BACKFILL_PERIODS)} (comma-separated)")
+        if name not in periods:
+            periods.append(name)
+    if not periods:
+        raise BackfillError(f"backfill: no period type given; use {', '.join(BACKFILL_PERIODS)}")
+    items = None
+    if event_ids:
+        items = []
+        for value in event_ids:
+            try:
+                items.append(str(uuid.UUID(str(value).strip())))
+            except ValueError:
+                raise BackfillError(f"backfill: event {value!r} is not a UUID; pass item ids like 0b3c2a9e-5d1f-4c8e-9a7b-2f6d1e0c4b5a") from None
+        items = sorted(set(items))
+    return periods, items
+
+
+def parameters_key(parameters: dict) -> str:
+    return hashlib.sha256(json.dumps(parameters, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def add_progress_listener(listener: Callable[[int, int, dict], None]) -> Callable[[], None]:
+    """Call `listener(done, total, figures)` after each chunk of a backfill in this process; returns a remover."""
+    _progress_listeners.append(listener)
+    return lambda: _progress_listeners.remove(listener)
+
+
+@task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=300, cache_policy=NO_CACHE)
+def open_backfill(url: str, settings: Settings, parameters: dict, restart: bool) -> tuple[str, dict[str, dict]]:
+    """Resume the unfinished backfill with the same parameters (or start one); return its id and done chunks."""
+    key = parameters_key(parameters)
+    with connect(url, settings) as conn, conn.transaction():
+        row = None if restart else conn.execute(load_sql("find_unfinished_backfill"), {"key": key}).fetchone()
+        if row is None:
+            backfill_id = conn.execute(load_sql("start_backfill"), {"key": key, "parameters": json.dumps(parameters, default=str)}).fetchone()[0]
+            return backfill_id, {}
+        backfill_id = row[0]
+        done = {chunk_start.isoformat(): figures for chunk_start, figures in conn.execute(load_sql("read_completed_chunks"), {"backfill_id": backfill_id})}
+        return backfill_id, done
+
+
+# No task timeout: chunks run in worker threads, which Prefect cannot interrupt; the database's
+# statement_timeout bounds every statement instead.
+@task(retries=2, retry_delay_seconds=[10, 60], cache_policy=NO_CACHE)
+def backfill_chunk(url: str, settings: Settings, window: Window, roll_up_types: list[str], scope: list[str] | None, backfill_id: str) -> dict:
+    """Recompute one chunk of local days and record it as done in the same transaction."""
+    from flows.runs import VISIT_CONTEXT, metric_config
+
+    started = time.perf_counter()
+    raw = extract_raw_events(url, window.start - VISIT_CONTEXT, window.end + VISIT_CONTEXT, settings.statement_timeout_seconds)
+    result = compute_hours(raw, window.start, window.end, metric_config(settings))
+    figures = {
+        "chunk_start": window.start.isoformat(),
+        "chunk_end": window.end.isoformat(),
+        **{k: v for k, v in result.report.items() if k != "items"},
+    }
+
+    def record(conn, loaded: LoadReport) -> None:
+        figures.update(rows_written=loaded.rows_written, items=loaded.items)
+        conn.execute(
+            load_sql("record_completed_chunk"),
+            {"backfill_id": backfill_id, "chunk_start": window.start, "chunk_end": window.end, "figures": json.dumps(figures)},
+        )
+
+    with connect(url, settings) as conn:
+        loaded = write_window(conn, result, window.start, window.end, timezone_name=settings.timezone, roll_up_types=roll_up_types, as_of=None, scope=scope, record=record)
+    figures.update(rows_written=loaded.rows_written, items=loaded.items, seconds=round(time.perf_counter() - started, 3))
+    return figures
+
+
+@task(retries=2, retry_delay_seconds=[10, 60], timeout_seconds=3600, cache_policy=NO_CACHE)
+def finish_backfill(url: str, settings: Settings, start: date, end: date, items: list[str], period_types: list[str], as_of: datetime, backfill_id: str) -> dict:
+    """Weeks and months containing the range, whole; summaries of touched items; mark the backfill done."""
+    report = finish_range(url, settings, start, end, items, period_types, as_of)
+    with connect(url, settings) as conn, conn.transaction():
+        conn.execute(load_sql("finish_backfill"), {"backfill_id": backfill_id})
+    return report.rows_written
+
+
+def default_task_runner():
+    """Chunks run one at a time here, or on the Dask cluster named by ANALYTICS_DASK_ADDRESS."""
+    address = os.environ.get("ANALYTICS_DASK_ADDRESS")
+    if address:
+        from prefect_dask import DaskTaskRunner
+
+        return DaskTaskRunner(address=address)
+    return ThreadPoolTaskRunner(max_workers=1)
+
+
+def _backfill_run_name() -> str:
+    parameters = flow_run.parameters
+    return f"backfill {parameters.get('start')} → {parameters.get('end')}"
+
+
+def format_backfill_report(title: str, figures: dict) -> str:
+    rejected = figures["rows_rejected"]
+    written = figures["rows_written"]
+    lines = [
+        f"# {title}",
+        "",
+        f"**Range** {figures['start']} → {figures['end']} (local days in {figures['timezone']}, end exclusive); "
+        f"**chunks** {figures['chunks']} ({figures['chunks_resumed']} already done by an earlier attempt); "
+        f"**time** {figures['seconds']:.1f} s",
+        "",
+        "| rows | count |",
+        "|---|---:|",
+        f"| read | {figures['rows_read']:,} |",
+        *[f"| rejected: {reason.replace('_', ' ')} | {n:,} |" for reason, n in rejected.items()],
+        f"| bots left out | {figures['bot_rows']:,} |",
+        "",
+        f"**Items touched** {figures['items_touched']:,}",
+        "",
+        "| period type | rows written |",
+        "|---|---:|",
+        *[f"| {period} | {n:,} |" for period, n in written.items()],
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@flow(name="backfill", flow_run_name=_backfill_run_name, task_runner=default_task_runner())
+def backfill(
+    start: date,
+    end: date,
+    period_types: list[str] = list(BACKFILL_PERIODS),  # noqa: B006 - Prefect shows the default in the run form
+    event_ids: list[str] | None = None,
+    chunk_days: int = 1,
+    restart: bool = False,
+) -> dict:
+    """Recompute local days [start, end) in chunks, then weeks, months and summaries once.
+
+    Hours are always recomputed (every other figure is summed from them); `period_types` picks
+    which of day, week and month are rolled up. Rerunning the same parameters resumes.
+    """
+    from flows.runs import prepare_database, scheduled_as_of
+
+    started = time.perf_counter()
+    settings = load_settings()
+    logger = get_run_logger()
+    today = scheduled_as_of().astimezone(settings.zone).date()
+    periods, items = validate_backfill(start, end, period_types, event_ids, today, settings.timezone)
+    if chunk_days < 1:
+        raise BackfillError(f"backfill: chunk_days {chunk_days} is below 1; pass 1 or more")
+    url, _ = prepare_database(settings)
+    parameters = {"start": start, "end": end, "period_types": sorted(periods), "event_ids": items, "chunk_days": chunk_days, "timezone": settings.timezone}
+    backfill_id, done = open_backfill(url, settings, parameters, restart)
+    chunks = list(day_chunks(start, end, chunk_days, settings.timezone))
+    pending = [chunk for chunk in chunks if chunk.start.isoformat() not in done]
+    logger.info("backfill %s → %s: %d chunks of %d day(s), %d already done", start, end, len(chunks), chunk_days, len(chunks) - len(pending))
+
+    progress_id = create_progress_artifact(progress=100.0 * (len(chunks) - len(pending)) / len(chunks), key="backfill-progress", description=f"backfill {start} → {end}")
+    results: list[dict] = list(done.values())
+    roll_up_types = ["day"] if "day" in periods else []
+    futures = [backfill_chunk.submit(url, settings, chunk, roll_up_types, items, backfill_id) for chunk in pending]
+    for future in as_completed(futures):
+        figures = future.result()
+        results.append(figures)
+        update_progress_artifact(progress_id, 100.0 * len(results) / len(chunks))
+        logger.info("chunk %s → %s: %s rows read, %s rows written (%d/%d)", figures["chunk_start"], figures["chunk_end"], f"{figures['rows_read']:,}", figures.get("rows_written"), len(results), len(chunks))
+        for listener in list(_progress_listeners):
+            listener(len(results), len(chunks), figures)
+
+    touched = sorted({item for figures in results for item in figures.get("items", [])} | set(items or []))
+    finished = finish_backfill(url, settings, start, end, touched, periods, scheduled_as_of(), backfill_id)
+    written: dict[str, int] = {}
+    for figures in results:
+        for period, n in figures.get("rows_written", {}).items():
+            written[period] = written.get(period, 0) + n
+    for period, n in finished.items():
+        written[period] = written.get(period, 0) + n
+    rejected: dict[str, int] = {}
+    for figures in results:
+        for reason, n in figures.get("rows_rejected", {}).items():
+            rejected[reason] = rejected.get(reason, 0) + n
+    report = {
+        "start": str(start),
+        "end": str(end),
+        "timezone": settings.timezone,
+        "chunks": len(chunks),
+        "chunks_resumed": len(chunks) - len(pending),
+        "rows_read": sum(f.get("rows_read", 0) for f in results),
+        "rows_rejected": rejected,
+        "bot_rows": sum(f.get("bot_rows", 0) for f in results),
+        "items_touched": len(touched),
+        "rows_written": written,
+        "seconds": time.perf_counter() - started,
+    }
+    create_markdown_artifact(markdown=format_backfill_report(f"backfill {start} → {end}", report), key="backfill-report", description=f"backfill {start} → {end}")
+    logger.info("backfill %s → %s done: %s", start, end, report)
     return report

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import NoReturn
 
 # Prefect's ephemeral API server needs more than its default 20 s to start on 2 cores.
@@ -92,7 +92,16 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_database(settings) -> None:
+    """Fail in one line, before Prefect starts, when the database is unreachable or unmigrated."""
+    from flows.database import connect, require_migrated, resolve_database_url
+
+    with connect(resolve_database_url(settings), settings) as conn:
+        require_migrated(conn)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    check_database(_settings())
     from flows.runs import daily, hourly
 
     if args.flow == "hourly":
@@ -110,6 +119,62 @@ def _format_figures(figures: dict) -> str:
         f"window {figures['window_start']} → {figures['window_end']}: read {figures['rows_read']:,} rows, "
         f"rejected {rejected}, bots {figures['bot_rows']:,}, items {figures['items_touched']}, written {written}"
     )
+
+
+def parse_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; pass e.g. 2026-09-01") from None
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from zoneinfo import ZoneInfo
+
+    from flows.backfill import BackfillError, add_progress_listener, backfill, parse_chunk, validate_backfill
+
+    settings = _settings()
+    try:
+        chunk_days = parse_chunk(args.chunk)
+        today = datetime.now(UTC).astimezone(ZoneInfo(settings.timezone)).date()
+        periods, items = validate_backfill(args.start, args.end, args.period.split(","), args.event, today, settings.timezone)
+    except BackfillError as exc:
+        raise UsageError(str(exc)) from None
+    if args.dask_address and args.dask_workers:
+        raise UsageError("backfill: pass either --dask-address or --dask-workers, not both")
+    check_database(settings)
+    flow_to_run = backfill
+    if args.dask_address or args.dask_workers:
+        from prefect_dask import DaskTaskRunner
+
+        runner = (
+            DaskTaskRunner(address=args.dask_address)
+            if args.dask_address
+            else DaskTaskRunner(cluster_kwargs={"n_workers": args.dask_workers, "threads_per_worker": 1, "processes": True})
+        )
+        flow_to_run = backfill.with_options(task_runner=runner)
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("backfill"), BarColumn(), MofNCompleteColumn(), TextColumn("chunks"), TimeElapsedColumn(), TimeRemainingColumn()) as bar:
+        task_id = bar.add_task("chunks", total=None)
+
+        def advance(done: int, total: int, figures: dict) -> None:
+            bar.update(task_id, completed=done, total=total)
+
+        remove = add_progress_listener(advance)
+        try:
+            report = flow_to_run(start=args.start, end=args.end, period_types=periods, event_ids=items, chunk_days=chunk_days, restart=args.restart)
+        finally:
+            remove()
+    written = ", ".join(f"{k} {v:,}" for k, v in report["rows_written"].items())
+    rejected = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in report["rows_rejected"].items() if v) or "none"
+    print(
+        f"backfill {report['start']} → {report['end']} ({report['timezone']}): {report['chunks']} chunks "
+        f"({report['chunks_resumed']} resumed), {report['rows_read']:,} rows read, rejected: {rejected}, "
+        f"{report['bot_rows']:,} bot rows left out, {report['items_touched']} items; rows written: {written}; {report['seconds']:.1f} s"
+    )
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -143,6 +208,26 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--end", type=parse_instant, default=None, help="end of the history (default: the current hour)")
     generate.set_defaults(handler=cmd_generate)
 
+    backfill = commands.add_parser(
+        "backfill",
+        help="recompute a range of local days (then their weeks, months and the summaries)",
+        description=(
+            "Recompute local days [--start, --end) in the configured time zone (ANALYTICS_TIMEZONE); "
+            "--end is exclusive. Hours are always recomputed; --period picks which of day, week and month "
+            "are rolled up (weeks and months are recomputed whole). Rerunning the same command resumes an "
+            "interrupted backfill."
+        ),
+    )
+    backfill.add_argument("--start", type=parse_date, required=True, help="first local day, e.g. 2026-09-01")
+    backfill.add_argument("--end", type=parse_date, required=True, help="local day after the last one (exclusive), e.g. 2026-10-01")
+    backfill.add_argument("--period", default="hour,day,week,month", help="comma-separated period types (default hour,day,week,month)")
+    backfill.add_argument("--event", nargs="+", metavar="UUID", default=None, help="only these items (default: all)")
+    backfill.add_argument("--chunk", default="1d", help="days per chunk, e.g. 1d or 7d (default 1d)")
+    backfill.add_argument("--restart", action="store_true", help="start over instead of resuming an unfinished backfill")
+    backfill.add_argument("--dask-address", default=os.environ.get("ANALYTICS_DASK_ADDRESS"), help="run chunks on this Dask scheduler (default: ANALYTICS_DASK_ADDRESS)")
+    backfill.add_argument("--dask-workers", type=positive_int, default=None, help="run chunks on a local Dask cluster of this many processes")
+    backfill.set_defaults(handler=cmd_backfill)
+
     run = commands.add_parser("run", help="run a flow once, now")
     run.add_argument("flow", choices=["hourly", "daily"], help="hourly: last closed hour plus lookback; daily: previous local day")
     run.add_argument("--as-of", type=parse_instant, default=None, help="the instant to run for (default: now), ISO 8601")
@@ -160,7 +245,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
-    except (UsageError, SettingsError) as exc:
+    except UsageError as exc:
+        # Usage errors start with the command they are about: "analytics backfill: start … ".
+        print(f"analytics {exc}", file=sys.stderr)
+        return EXIT_BAD_PARAMETERS
+    except SettingsError as exc:
         print(f"analytics: {exc}", file=sys.stderr)
         return EXIT_BAD_PARAMETERS
     except DatabaseError as exc:

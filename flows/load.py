@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -111,19 +111,39 @@ def period_span(hour_starts: pl.Series, period_type: str, timezone_name: str) ->
     return calendar[f"{period_type}_start"].min(), calendar[f"{period_type}_end"].max()
 
 
-def replace_hours(conn: psycopg.Connection, result: HourResult, start: datetime, end: datetime, timezone_name: str, report: LoadReport) -> list[str]:
-    """Replace every hour row and visitor-hour in [start, end), keeping all_time rows exact; return touched items."""
-    old_hours, old_breakdowns = read_periods(conn, "hour", start, end, None)
+def only_items(result: HourResult, items: Sequence[str] | None) -> HourResult:
+    """The part of a computed window that concerns `items` (all of it when None)."""
+    if items is None:
+        return result
+    keep = pl.col("event_id").is_in(list(items))
+    return HourResult(result.hours.filter(keep), result.breakdowns.filter(keep), result.visitor_hours.filter(keep), result.report)
+
+
+def replace_hours(
+    conn: psycopg.Connection,
+    result: HourResult,
+    start: datetime,
+    end: datetime,
+    timezone_name: str,
+    report: LoadReport,
+    scope: Sequence[str] | None = None,
+) -> list[str]:
+    """Replace the hour rows and visitor-hours in [start, end) of `scope` (all items when None),
+    keeping all_time rows exact; return the items touched."""
+    result = only_items(result, scope)
+    old_hours, old_breakdowns = read_periods(conn, "hour", start, end, scope)
     items = sorted(set(old_hours["event_id"].to_list()) | set(result.hours["event_id"].to_list()))
     if not items:
         return []
-    all_time, all_time_breakdowns = read_periods(conn, "all_time", datetime(1970, 1, 1, tzinfo=start.tzinfo), datetime(1970, 1, 2, tzinfo=start.tzinfo), items)
+    far_start, far_end = datetime(1970, 1, 1, tzinfo=start.tzinfo), datetime(1970, 1, 2, tzinfo=start.tzinfo)
+    all_time, all_time_breakdowns = read_periods(conn, "all_time", far_start, far_end, items)
     sums, new_all_time_breakdowns = advance_all_time(
         all_time, all_time_breakdowns, (old_hours, old_breakdowns), (result.hours, result.breakdowns), timezone_name
     )
-    write_periods(conn, result.hours, result.breakdowns, "hour", start, end, None, report)
+    write_periods(conn, result.hours, result.breakdowns, "hour", start, end, scope, report)
 
-    conn.execute(load_sql("remove_visitor_hours"), {"start": start, "end": end})
+    scope_list = list(scope) if scope is not None else None
+    conn.execute(load_sql("remove_visitor_hours"), {"start": start, "end": end, "items": scope_list})
     conn.execute("truncate stage_visitor_hours")
     copy_frame(conn, "stage_visitor_hours", result.visitor_hours.select(VISITOR_HOURS.names()))
     conn.execute("analyze stage_visitor_hours")
@@ -132,7 +152,6 @@ def replace_hours(conn: psycopg.Connection, result: HourResult, start: datetime,
 
     facts = read_frame(conn, "read_all_time_facts", {"items": items}, ALL_TIME_FACTS)
     all_time_rows = complete_all_time(sums, facts)
-    far_start, far_end = datetime(1970, 1, 1, tzinfo=start.tzinfo), datetime(1970, 1, 2, tzinfo=start.tzinfo)
     write_periods(conn, all_time_rows, new_all_time_breakdowns, "all_time", far_start, far_end, items, report)
     return items
 
@@ -178,17 +197,25 @@ def write_window(
     timezone_name: str,
     roll_up_types: Sequence[str],
     as_of: datetime | None,
+    scope: Sequence[str] | None = None,
+    record: Callable[[psycopg.Connection, LoadReport], None] | None = None,
 ) -> LoadReport:
-    """Write one computed window and everything derived from it, in one transaction."""
+    """Write one computed window and everything derived from it, in one transaction.
+
+    `scope` limits the rewrite to some items; `record` runs inside the same transaction (a
+    backfill records the chunk as done there, so that done means written).
+    """
     report = LoadReport()
     with conn.transaction():
         conn.execute(load_sql("lock_analytics_writes"), {"lock_key": WRITE_LOCK_KEY})
         conn.execute("set local timezone = 'UTC'")
         conn.execute(load_sql("create_staging_tables"))
-        items = replace_hours(conn, result, start, end, timezone_name, report)
+        items = replace_hours(conn, result, start, end, timezone_name, report, scope)
         hours_in_window = pl.datetime_range(start, end, "1h", closed="left", eager=True, time_zone="UTC")
         roll_up(conn, hours_in_window, items, roll_up_types, timezone_name, report)
         if as_of is not None:
             refresh_summaries(conn, items, as_of, timezone_name, report)
         report.items = items
+        if record is not None:
+            record(conn, report)
     return report

@@ -94,9 +94,15 @@ def run_window(
     }, loaded.items
 
 
+def scheduled_as_of() -> datetime:
+    """When a run is for: its scheduled start (so a late run still computes its own window), else now."""
+    scheduled = flow_run.scheduled_start_time
+    return datetime.fromtimestamp(scheduled.timestamp(), UTC) if scheduled else datetime.now(UTC)
+
+
 def _as_of_parameter() -> datetime:
     value = flow_run.parameters.get("as_of")
-    return ensure_utc(value) if isinstance(value, datetime) else datetime.now(UTC)
+    return ensure_utc(value) if isinstance(value, datetime) else scheduled_as_of()
 
 
 def _hourly_run_name() -> str:
@@ -115,7 +121,7 @@ def hourly(as_of: datetime | None = None, lookback_hours: int | None = None) -> 
     """Recompute the last closed local hour and `lookback_hours` before it; refresh touched summaries."""
     started_at = datetime.now(UTC)
     settings = load_settings()
-    as_of = ensure_utc(as_of) if as_of else started_at
+    as_of = ensure_utc(as_of) if as_of else scheduled_as_of()
     lookback = settings.hourly_lookback_hours if lookback_hours is None else lookback_hours
     if lookback < 0:
         raise ValueError(f"hourly: lookback_hours {lookback} is negative; pass 0 or more")
@@ -135,7 +141,7 @@ def daily(as_of: datetime | None = None) -> dict[str, Any]:
     """Recompute the previous local day whole, its week and month, all_time rows and summaries."""
     started_at = datetime.now(UTC)
     settings = load_settings()
-    as_of = ensure_utc(as_of) if as_of else started_at
+    as_of = ensure_utc(as_of) if as_of else scheduled_as_of()
     window = day_window(previous_day(as_of, settings.timezone), settings.timezone)
     logger = get_run_logger()
     url, without_timestamp = prepare_database(settings)

@@ -4,6 +4,8 @@ database per test cloned from a migrated template, and one Prefect test server p
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +31,7 @@ def with_database(url: str, database: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def server_url() -> Iterator[str]:
     """An admin URL: DATABASE_URL's server when set, else an embedded server started for this session."""
     explicit = os.environ.get("DATABASE_URL")
     if explicit:
@@ -37,11 +39,15 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
             psycopg.connect(explicit, connect_timeout=5).close()
         except psycopg.OperationalError as exc:
             pytest.fail(f"DATABASE_URL is set but its server does not answer: {exc}; start it or unset DATABASE_URL", pytrace=False)
-        return explicit
-    from flows.database import start_embedded_server
+        yield explicit
+        return
+    from flows.database import start_embedded_server, stop_embedded_server
 
-    home = Path(os.environ.get("ANALYTICS_TEST_HOME", tmp_path_factory.mktemp("embedded")))
-    return start_embedded_server(Settings(home=home))
+    # Not under pytest's tmp_path: pytest prunes old base folders, even one a concurrent session's server runs in.
+    settings = Settings(home=Path(tempfile.mkdtemp(prefix="analytics-test-")))
+    yield start_embedded_server(settings)
+    stop_embedded_server(settings)
+    shutil.rmtree(settings.home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,9 @@ import polars as pl
 
 TIME_ON_PAGE_CAP_MS = 30 * 60 * 1000
 EXPLICIT_TIME_ON_PAGE_MAX_SECONDS = 86_400
-# Rows with equal timestamps are ordered by these too, so every run orders them the same way.
-TIE_BREAKERS = ("event_id", "event_type", "page_url", "referrer")
+# Rows with equal timestamps are ordered by every other column too, so that any input order (the
+# database returns a window's rows in none in particular) gives the same visits and times.
+TIE_BREAKERS = ("event_id", "event_type", "page_url", "referrer", "user_agent", "time_on_page_seconds", "age_group", "gender")
 
 
 def explicit_time_on_page_ms() -> pl.Expr:

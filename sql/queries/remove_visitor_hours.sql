@@ -1,7 +1,8 @@
--- Take a window's visitor-hours away, and those hours from each visitor's all-time count.
+-- Take a window's visitor-hours away (of some items, or all), and those hours from each visitor's all-time count.
 with removed as (
     delete from event_analytics_visitor_hours
     where hour_start >= %(start)s and hour_start < %(end)s
+      and (%(items)s::uuid[] is null or event_id = any(%(items)s::uuid[]))
     returning event_id, visitor_key
 ), per_visitor as (
     select event_id, visitor_key, count(*) as hours from removed group by event_id, visitor_key

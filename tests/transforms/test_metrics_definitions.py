@@ -53,7 +53,7 @@ def breakdown_of(breakdowns: pl.DataFrame, dimension: str, item: str = ITEM) -> 
     return dict(rows.group_by("key").agg(pl.col("views").sum()).iter_rows())
 
 
-def days_of(raw: pl.DataFrame, start: datetime, end: datetime, tz: str, period_type: str = "day") -> pl.DataFrame:
+def periods_of(raw: pl.DataFrame, start: datetime, end: datetime, tz: str, period_type: str = "day") -> pl.DataFrame:
     """Rows of one period type rolled up from the hours of [start, end)."""
     result = run_hours(raw, start, end, tz)
     periods, _ = roll_up_periods(result.hours, result.breakdowns, result.visitor_hours, period_type, tz)
@@ -160,7 +160,15 @@ def test_bot_rows_are_left_out_of_every_metric(bot_agent: str) -> None:
         [
             {"event_type": kind, "occurred_at": at(i + 1), "visitor_key": key, "referrer": "https://www.google.com/", "age_group": "18-24"}
             for i, (kind, key) in enumerate(
-                [("view", "v1"), ("click", "v1"), ("share", "bot"), ("favorite", "bot"), ("ticket_click", None), ("external_click", None), ("view", None)]
+                [
+                    ("view", "v1"),
+                    ("click", "v1"),
+                    ("share", "bot"),
+                    ("favorite", "bot"),
+                    ("ticket_click", None),
+                    ("external_click", None),
+                    ("view", None),
+                ]
             )
         ],
         user_agent=bot_agent,
@@ -286,7 +294,12 @@ def test_visits_split_at_inactivity_gaps(rows: list[dict], config: dict, visits:
         ([{}, {"occurred_at": at(1), "event_type": "click"}], 1, 0, 0.0),
         ([{}, {"occurred_at": at(1)}], 1, 0, 0.0),
         ([{}, {"occurred_at": at(1), "event_id": ITEM_2}], 1, 0, 0.0),
-        ([{}, {"visitor_key": "v2"}, {"visitor_key": "v3"}, {"visitor_key": "v3", "occurred_at": at(2), "event_type": "share"}], 3, 2, 0.6667),
+        (
+            [{}, {"visitor_key": "v2"}, {"visitor_key": "v3"}, {"visitor_key": "v3", "occurred_at": at(2), "event_type": "share"}],
+            3,
+            2,
+            0.6667,
+        ),
         ([{"event_type": "click"}], 0, 0, None),
         ([{"visitor_key": None}], 0, 0, None),
         ([{"event_type": "click"}, {"occurred_at": at(1), "event_id": ITEM_2}], 0, 0, None),
@@ -311,7 +324,12 @@ def test_bounce_rate_is_single_row_visits_over_visits_that_viewed(rows: list[dic
 def test_one_visit_viewing_two_items_counts_once_for_each() -> None:
     """A visit viewing two items is one non-bounced visit of each; a third item it only clicks gets none."""
     raw = make_raw_events(
-        [{}, {"occurred_at": at(2), "event_id": ITEM_2}, {"occurred_at": at(3), "event_id": ITEM_2}, {"occurred_at": at(4), "event_id": "i3", "event_type": "click"}]
+        [
+            {},
+            {"occurred_at": at(2), "event_id": ITEM_2},
+            {"occurred_at": at(3), "event_id": ITEM_2},
+            {"occurred_at": at(4), "event_id": "i3", "event_type": "click"},
+        ]
     )
     hours = hour_rows(raw)
     assert [(r["event_id"], r["visits_count"], r["bounced_visits_count"]) for r in hours.iter_rows(named=True)] == [
@@ -342,7 +360,7 @@ def test_visit_crossing_midnight_belongs_to_first_view_hour_and_day(later_row: d
     assert (earlier["views_count"], earlier["visits_count"], earlier["bounced_visits_count"]) == (1, 1, 0)
     assert earlier["time_on_page_total_ms"] == 20 * 60_000
     assert (later["views_count"], later["visits_count"], later["bounced_visits_count"]) == (later_views, 0, 0)
-    days = days_of(raw, MIDNIGHT - 24 * HOUR, MIDNIGHT + 24 * HOUR, "UTC")
+    days = periods_of(raw, MIDNIGHT - 24 * HOUR, MIDNIGHT + 24 * HOUR, "UTC")
     assert days.select("period_start", "visits_count", "views_count").rows() == [
         (MIDNIGHT - 24 * HOUR, 1, 1),
         (MIDNIGHT, 0, later_views),
@@ -364,7 +382,7 @@ def test_visit_crossing_a_paris_day_edge_belongs_to_the_local_day_of_its_first_v
     """In Europe/Paris a 23:50 -> 00:10 local visit counts in the first local day only."""
     local_midnight = datetime(2026, 5, 12, 22, tzinfo=UTC)
     raw = make_raw_events([{"occurred_at": local_midnight - 10 * MINUTE}, {"occurred_at": local_midnight + 10 * MINUTE}])
-    days = days_of(raw, local_midnight - 24 * HOUR, local_midnight + 24 * HOUR, "Europe/Paris")
+    days = periods_of(raw, local_midnight - 24 * HOUR, local_midnight + 24 * HOUR, "Europe/Paris")
     assert days.select("period_start", "views_count", "visits_count", "bounced_visits_count").rows() == [
         (local_midnight - 24 * HOUR, 1, 1, 0),
         (local_midnight, 1, 0, 0),
@@ -439,6 +457,15 @@ def test_invalid_explicit_time_on_page_is_ignored(value: str) -> None:
     assert (row_of(hour_rows(last))["time_on_page_total_ms"], row_of(hour_rows(last))["avg_time_on_page_seconds"]) == (0, None)
 
 
+def test_time_on_page_of_views_tied_on_timestamp_does_not_depend_on_row_order() -> None:
+    """Two views at one instant (only one with metadata 30 s), then a click 60 s later: same total in either row order."""
+    rows = [{"time_on_page_seconds": "30"}, {}, {"occurred_at": at(1), "event_type": "click"}]
+    metadata_first = row_of(hour_rows(make_raw_events(rows)))
+    metadata_second = row_of(hour_rows(make_raw_events([rows[1], rows[0], rows[2]])))
+    assert metadata_first["time_on_page_views"] == metadata_second["time_on_page_views"] == 2
+    assert metadata_first["time_on_page_total_ms"] == metadata_second["time_on_page_total_ms"]
+
+
 def test_average_time_on_page_of_known_times_only() -> None:
     """avg_time_on_page_seconds averages the known times and skips unknown ones: (60 + 30) / 2 = 45."""
     raw = make_raw_events([{}, {"occurred_at": at(1)}, {"occurred_at": at(1.5), "event_type": "click"}, {"visitor_key": "v2"}])
@@ -451,7 +478,17 @@ def test_average_time_on_page_of_known_times_only() -> None:
 
 @pytest.mark.parametrize(
     ("total_ms", "views", "avg"),
-    [(1_005, 1, 1.01), (1_004, 1, 1.0), (2_000, 3, 0.67), (1_000, 3, 0.33), (5, 1, 0.01), (4, 1, 0.0), (0, 2, 0.0), (12_345, 0, None), (86_400_000 * 7, 7, 86_400.0)],
+    [
+        (1_005, 1, 1.01),
+        (1_004, 1, 1.0),
+        (2_000, 3, 0.67),
+        (1_000, 3, 0.33),
+        (5, 1, 0.01),
+        (4, 1, 0.0),
+        (0, 2, 0.0),
+        (12_345, 0, None),
+        (86_400_000 * 7, 7, 86_400.0),
+    ],
     ids=["half-up", "below-half", "two-thirds", "one-third", "5-ms-rounds-up", "4-ms-rounds-down", "zero", "no-known-time", "large"],
 )
 def test_avg_time_on_page_rounds_half_up_to_hundredths(total_ms: int, views: int, avg: float | None) -> None:
@@ -481,32 +518,40 @@ def test_bounce_rate_rounds_half_up_to_4_decimals(bounced: int, visits: int, rat
 
 
 @pytest.mark.parametrize(
-    ("local_day_start", "local_day_end", "hours"),
+    ("tz", "local_day_start", "local_day_end", "local_hours"),
     [
-        (datetime(2026, 3, 28, 23, tzinfo=UTC), datetime(2026, 3, 29, 22, tzinfo=UTC), 23),
-        (datetime(2026, 10, 24, 22, tzinfo=UTC), datetime(2026, 10, 25, 23, tzinfo=UTC), 25),
-        (datetime(2026, 5, 11, 22, tzinfo=UTC), datetime(2026, 5, 12, 22, tzinfo=UTC), 24),
+        ("Europe/Paris", datetime(2026, 3, 28, 23, tzinfo=UTC), datetime(2026, 3, 29, 22, tzinfo=UTC), [0, 1, *range(3, 24)]),
+        ("Europe/Paris", datetime(2026, 10, 24, 22, tzinfo=UTC), datetime(2026, 10, 25, 23, tzinfo=UTC), [0, 1, 2, 2, *range(3, 24)]),
+        ("Europe/Paris", datetime(2026, 5, 11, 22, tzinfo=UTC), datetime(2026, 5, 12, 22, tzinfo=UTC), list(range(24))),
+        ("America/Sao_Paulo", datetime(2018, 11, 4, 3, tzinfo=UTC), datetime(2018, 11, 5, 2, tzinfo=UTC), list(range(1, 24))),
     ],
-    ids=["spring-forward-23h", "fall-back-25h", "ordinary-24h"],
+    ids=["paris-spring-forward-23h", "paris-fall-back-25h", "paris-ordinary-24h", "sao-paulo-midnight-skipped-23h"],
 )
-def test_paris_day_has_as_many_hour_rows_as_local_clock_hours(local_day_start: datetime, local_day_end: datetime, hours: int) -> None:
-    """One view per UTC hour of a Paris day gives that many hour rows and one day row spanning them."""
+def test_local_day_has_one_hour_row_per_local_clock_hour(
+    tz: str, local_day_start: datetime, local_day_end: datetime, local_hours: list[int]
+) -> None:
+    """One view per UTC hour around a local day gives one hour row per local clock hour and one day row spanning them."""
     span = int((local_day_end - local_day_start) / HOUR)
-    raw = make_raw_events([{"occurred_at": local_day_start - HOUR + i * HOUR + 30 * MINUTE, "visitor_key": f"v{i}"} for i in range(span + 2)])
-    result = run_hours(raw, local_day_start, local_day_end, "Europe/Paris")
-    assert result.hours.height == hours
-    assert result.hours.get_column("period_start").to_list() == [local_day_start + i * HOUR for i in range(hours)]
-    days, _ = roll_up_periods(result.hours, result.breakdowns, result.visitor_hours, "day", "Europe/Paris")
-    day = days.row(0, named=True)
-    assert days.height == 1
-    assert (day["period_start"], day["period_end"], day["period_end"] - day["period_start"]) == (local_day_start, local_day_end, hours * HOUR)
-    assert (day["views_count"], day["unique_views_count"]) == (hours, hours)
+    raw = make_raw_events(
+        [{"occurred_at": local_day_start - HOUR + i * HOUR + 30 * MINUTE, "visitor_key": f"v{i}"} for i in range(span + 2)]
+    )
+    result = run_hours(raw, local_day_start, local_day_end, tz)
+    starts = result.hours.get_column("period_start")
+    assert starts.to_list() == [local_day_start + i * HOUR for i in range(len(local_hours))]
+    assert starts.dt.convert_time_zone(tz).dt.hour().to_list() == local_hours
+    days, _ = roll_up_periods(result.hours, result.breakdowns, result.visitor_hours, "day", tz)
+    assert days.select("period_start", "period_end", "views_count", "unique_views_count").rows() == [
+        (local_day_start, local_day_end, len(local_hours), len(local_hours))
+    ]
+    assert local_day_end - local_day_start == len(local_hours) * HOUR
 
 
 def test_fall_back_repeats_local_hour_2_as_two_hour_rows() -> None:
     """On 2026-10-25 in Paris the local clock hour 02:00 occurs twice and yields two hour rows."""
     start = datetime(2026, 10, 24, 22, tzinfo=UTC)
-    raw = make_raw_events([{"occurred_at": datetime(2026, 10, 25, 0, 30, tzinfo=UTC)}, {"occurred_at": datetime(2026, 10, 25, 1, 30, tzinfo=UTC)}])
+    raw = make_raw_events(
+        [{"occurred_at": datetime(2026, 10, 25, 0, 30, tzinfo=UTC)}, {"occurred_at": datetime(2026, 10, 25, 1, 30, tzinfo=UTC)}]
+    )
     hours = run_hours(raw, start, start + 25 * HOUR, "Europe/Paris").hours
     local = hours.select(pl.col("period_start").dt.convert_time_zone("Europe/Paris").dt.hour()).to_series().to_list()
     assert local == [2, 2]
@@ -518,7 +563,10 @@ def test_kolkata_hour_rows_start_at_half_past_utc() -> None:
     start = datetime(2026, 5, 11, 18, 30, tzinfo=UTC)
     raw = make_raw_events([{"occurred_at": datetime(2026, 5, 12, 10, 15, tzinfo=UTC)}])
     hours = run_hours(raw, start, start + 24 * HOUR, "Asia/Kolkata").hours
-    assert hours.select("period_start", "period_end").row(0) == (datetime(2026, 5, 12, 9, 30, tzinfo=UTC), datetime(2026, 5, 12, 10, 30, tzinfo=UTC))
+    assert hours.select("period_start", "period_end").row(0) == (
+        datetime(2026, 5, 12, 9, 30, tzinfo=UTC),
+        datetime(2026, 5, 12, 10, 30, tzinfo=UTC),
+    )
 
 
 @pytest.mark.parametrize(
@@ -553,7 +601,7 @@ def test_kolkata_hour_rows_start_at_half_past_utc() -> None:
 def test_iso_week_starts_monday_local_midnight(tz: str, moments: list[datetime], weeks: list[tuple]) -> None:
     """Week rows run from a local Monday midnight to the next one."""
     raw = make_raw_events([{"occurred_at": m, "visitor_key": f"v{i}"} for i, m in enumerate(moments)])
-    periods = days_of(raw, datetime(2025, 12, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC), tz, "week")
+    periods = periods_of(raw, datetime(2025, 12, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC), tz, "week")
     assert periods.select("period_start", "period_end", "views_count").rows() == weeks
     assert all(start.astimezone(ZoneInfo(tz)).weekday() == 0 for start, _, _ in weeks)
 
@@ -562,16 +610,24 @@ def test_iso_week_starts_monday_local_midnight(tz: str, moments: list[datetime],
     ("tz", "moment", "bounds"),
     [
         ("UTC", datetime(2026, 2, 28, 23, 30, tzinfo=UTC), (datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC))),
-        ("Europe/Paris", datetime(2026, 2, 28, 23, 30, tzinfo=UTC), (datetime(2026, 2, 28, 23, tzinfo=UTC), datetime(2026, 3, 31, 22, tzinfo=UTC))),
+        (
+            "Europe/Paris",
+            datetime(2026, 2, 28, 23, 30, tzinfo=UTC),
+            (datetime(2026, 2, 28, 23, tzinfo=UTC), datetime(2026, 3, 31, 22, tzinfo=UTC)),
+        ),
         ("UTC", datetime(2026, 12, 31, 23, 59, tzinfo=UTC), (datetime(2026, 12, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))),
-        ("Europe/Paris", datetime(2026, 10, 31, 22, 59, tzinfo=UTC), (datetime(2026, 9, 30, 22, tzinfo=UTC), datetime(2026, 10, 31, 23, tzinfo=UTC))),
+        (
+            "Europe/Paris",
+            datetime(2026, 10, 31, 22, 59, tzinfo=UTC),
+            (datetime(2026, 9, 30, 22, tzinfo=UTC), datetime(2026, 10, 31, 23, tzinfo=UTC)),
+        ),
     ],
     ids=["utc-february", "paris-march-starts-in-utc-february", "utc-december-into-next-year", "paris-october-25-days-later-dst"],
 )
 def test_month_bounds_are_local_first_days(tz: str, moment: datetime, bounds: tuple[datetime, datetime]) -> None:
     """A month row runs from local midnight of the 1st to local midnight of the next month's 1st."""
     raw = make_raw_events([{"occurred_at": moment}])
-    months = days_of(raw, datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 2, tzinfo=UTC), tz, "month")
+    months = periods_of(raw, datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 2, tzinfo=UTC), tz, "month")
     assert months.select("period_start", "period_end").rows() == [bounds]
 
 
@@ -591,7 +647,14 @@ def _peak_breakdowns(dimension: str, views: dict[str, int]) -> pl.DataFrame:
     """all_time breakdown rows of ITEM for one histogram dimension."""
     return pl.DataFrame(
         [
-            {"event_id": ITEM, "period_type": "all_time", "period_start": datetime(1970, 1, 1, tzinfo=UTC), "dimension": dimension, "key": k, "views": v}
+            {
+                "event_id": ITEM,
+                "period_type": "all_time",
+                "period_start": datetime(1970, 1, 1, tzinfo=UTC),
+                "dimension": dimension,
+                "key": k,
+                "views": v,
+            }
             for k, v in views.items()
         ],
         schema=BREAKDOWNS,
@@ -646,7 +709,9 @@ def test_peaks_from_hour_rows_use_local_hour_and_weekday() -> None:
 
 def test_item_with_only_clicks_has_zero_uniques_null_ratios_and_no_breakdowns() -> None:
     """An item only clicked has a row with zero views and uniques, NULL ratios, no breakdown or visitor-hour."""
-    raw = make_raw_events([{"event_type": "click"}, {"event_type": "click", "occurred_at": at(1), "visitor_key": "v2"}, {"event_type": "share"}])
+    raw = make_raw_events(
+        [{"event_type": "click"}, {"event_type": "click", "occurred_at": at(1), "visitor_key": "v2"}, {"event_type": "share"}]
+    )
     result = run_hours(raw, T0, T0 + HOUR)
     row = row_of(add_ratios(result.hours))
     assert {c: row[c] for c in (*COUNT_COLUMNS, "unique_views_count", "visits_count")} == {
@@ -689,7 +754,13 @@ def test_split_rejected_counts_each_row_under_its_first_reason(rows: list[dict],
 def test_rejected_rows_are_in_no_metric_and_in_the_report() -> None:
     """Rejected rows inside the window are counted by reason in the report and nowhere else."""
     raw = make_raw_events(
-        [{}, {"event_type": "hover", "visitor_key": "v2"}, {"event_type": "Click"}, {"event_id": None, "visitor_key": "v3"}, {"occurred_at": at(90), "event_type": "bogus"}]
+        [
+            {},
+            {"event_type": "hover", "visitor_key": "v2"},
+            {"event_type": "Click"},
+            {"event_id": None, "visitor_key": "v3"},
+            {"occurred_at": at(90), "event_type": "bogus"},
+        ]
     )
     result = run_hours(raw, T0, T0 + HOUR)
     row = row_of(result.hours)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
-from hypothesis import given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.transforms.factories import BOT_UA, DESKTOP_UA, ITEM, ITEM_2, ITEM_3, MOBILE_UA, PAGE_URL, TABLET_UA, make_raw_events, run_hours
@@ -16,7 +17,6 @@ from transforms.rollups import advance_all_time, roll_up_periods
 from transforms.summary import add_ratios
 
 HOUR = timedelta(hours=1)
-DAY = timedelta(days=1)
 DAYS = 3
 # Local midnights starting three local days; the Paris range spans the 2026-03-29 spring-forward (a 23-hour day).
 STARTS = {"UTC": datetime(2026, 3, 28, tzinfo=UTC), "Europe/Paris": datetime(2026, 3, 27, 23, tzinfo=UTC)}
@@ -36,7 +36,15 @@ SPAN_SECONDS = (DAYS * 24 + 4) * 3600
 ITEMS = (ITEM, ITEM_2, ITEM_3)
 EVENT_TYPES = ("view", "view", "view", "click", "share", "favorite", "ticket_click", "external_click", "hover", "VIEW", None)
 USER_AGENTS = (DESKTOP_UA, MOBILE_UA, TABLET_UA, BOT_UA, None, "")
-REFERRERS = (None, "", "not a url", "https://www.google.com/", "https://www.example-events.com/search", "https://www.someblog.net/p", "https://t.co/x")
+REFERRERS = (
+    None,
+    "",
+    "not a url",
+    "https://www.google.com/",
+    "https://www.example-events.com/search",
+    "https://www.someblog.net/p",
+    "https://t.co/x",
+)
 PAGE_URLS = (PAGE_URL, f"{PAGE_URL}?utm_source=NewsLetter", f"{PAGE_URL}?utm_source=")
 TIMES_ON_PAGE = (None, None, None, "30", "12.5", "abc", "-5", "90000", "NaN")
 AGE_GROUPS = (None, None, "18-24", "65+")
@@ -55,22 +63,31 @@ def raw_frames(draw: st.DrawFn, tz: str) -> pl.DataFrame:
     clustered = st.tuples(st.sampled_from(anchors), st.integers(0, 45)).map(lambda pair: (pair[0] + pair[1]) * 60)
     # Minute steps make exact timestamp ties and gaps of exactly 30 min likely; second steps do not.
     offset = st.one_of(clustered, st.integers(0, SPAN_SECONDS // 60 - 1).map(lambda m: m * 60), st.integers(0, SPAN_SECONDS - 1))
-    row = st.fixed_dictionaries(
-        {
-            "event_id": st.sampled_from(items),
-            "event_type": st.sampled_from(EVENT_TYPES),
-            "visitor_key": st.sampled_from(visitors),
-            "user_agent": st.sampled_from(USER_AGENTS),
-            "referrer": st.sampled_from(REFERRERS),
-            "page_url": st.sampled_from(PAGE_URLS),
-            "occurred_at": offset.map(lambda s: origin + timedelta(seconds=s)),
-            "time_on_page_seconds": st.sampled_from(TIMES_ON_PAGE),
-            "age_group": st.sampled_from(AGE_GROUPS),
-            "gender": st.sampled_from(GENDERS),
-        }
-    )
+    # One integer picks every categorical field (mixed radix): far fewer draws than one per field.
+    choices = {
+        "event_id": items,
+        "event_type": EVENT_TYPES,
+        "visitor_key": visitors,
+        "user_agent": USER_AGENTS,
+        "referrer": REFERRERS,
+        "page_url": PAGE_URLS,
+        "time_on_page_seconds": TIMES_ON_PAGE,
+        "age_group": AGE_GROUPS,
+        "gender": GENDERS,
+    }
+    combinations = math.prod(len(values) for values in choices.values())
+    row = st.tuples(st.integers(0, combinations - 1), offset).map(lambda pair: _decode_row(choices, *pair, origin))
     size = draw(st.integers(0, 60))
     return make_raw_events(draw(st.lists(row, min_size=size, max_size=size)))
+
+
+def _decode_row(choices: dict[str, tuple], code: int, offset_seconds: int, origin: datetime) -> dict:
+    """A raw row whose categorical fields are the mixed-radix digits of `code`, occurring `offset_seconds` after origin."""
+    row: dict[str, object] = {"occurred_at": origin + timedelta(seconds=offset_seconds)}
+    for column, values in choices.items():
+        code, digit = divmod(code, len(values))
+        row[column] = values[digit]
+    return row
 
 
 def whole(raw: pl.DataFrame, tz: str) -> HourResult:
@@ -155,13 +172,36 @@ def test_day_rows_sum_to_all_time_sums(zoned: tuple[str, pl.DataFrame]) -> None:
     sums, all_time_breakdowns = advance_all_time(*empty, removed=empty, added=(result.hours, result.breakdowns), timezone_name=tz)
     summed_days = day_rows.group_by("event_id").agg(pl.col(c).sum() for c in ADDITIVE_COLUMNS).sort("event_id")
     assert sums.select("event_id", *ADDITIVE_COLUMNS).equals(summed_days.select("event_id", *ADDITIVE_COLUMNS))
-    summed_breakdowns = day_breakdowns.group_by("event_id", "dimension", "key").agg(pl.col("views").sum()).sort("event_id", "dimension", "key")
+    summed_breakdowns = (
+        day_breakdowns.group_by("event_id", "dimension", "key").agg(pl.col("views").sum()).sort("event_id", "dimension", "key")
+    )
     plain = all_time_breakdowns.filter(~pl.col("dimension").is_in(["hour_of_day", "weekday"]))
     assert plain.select("event_id", "dimension", "key", "views").equals(summed_breakdowns)
     for histogram in ("hour_of_day", "weekday"):
         totals = all_time_breakdowns.filter(pl.col("dimension") == histogram).group_by("event_id").agg(pl.col("views").sum())
         viewed = summed_days.filter(pl.col("views_count") > 0).select("event_id", pl.col("views_count").alias("views"))
         assert totals.sort("event_id").equals(viewed)
+
+
+@settings(max_examples=60, deadline=None)
+@given(zoned=zoned_frames(), data=st.data())
+def test_advancing_all_time_by_a_recomputed_day_equals_summing_from_scratch(zoned: tuple[str, pl.DataFrame], data: st.DataObject) -> None:
+    """Old all_time - the middle day's old hours + its recomputed hours equals all_time of the final hour rows."""
+    tz, raw = zoned
+    late = data.draw(raw_frames(tz))
+    empty = (pl.DataFrame(schema=PERIOD_METRICS), pl.DataFrame(schema=BREAKDOWNS))
+    old = whole(raw, tz)
+    old_sums, old_breakdowns = advance_all_time(*empty, removed=empty, added=(old.hours, old.breakdowns), timezone_name=tz)
+    start, end = DAY_BOUNDS[tz][1], DAY_BOUNDS[tz][2]
+    new = run_hours(pl.concat([raw, late]), start, end, tz)
+    middle = pl.col("period_start").is_between(start, end, closed="left")
+    removed = (old.hours.filter(middle), old.breakdowns.filter(middle))
+    sums, breakdowns = advance_all_time(old_sums, old_breakdowns, removed=removed, added=(new.hours, new.breakdowns), timezone_name=tz)
+    final_hours = pl.concat([old.hours.filter(~middle), new.hours])
+    final_breakdowns = pl.concat([old.breakdowns.filter(~middle), new.breakdowns])
+    expected_sums, expected_breakdowns = advance_all_time(*empty, removed=empty, added=(final_hours, final_breakdowns), timezone_name=tz)
+    assert sums.equals(expected_sums)
+    assert breakdowns.equals(expected_breakdowns)
 
 
 def chunked(raw: pl.DataFrame, tz: str) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
@@ -236,7 +276,8 @@ def frames_with_resent_rows(draw: st.DrawFn) -> tuple[str, pl.DataFrame]:
     return tz, combined[draw(st.permutations(range(combined.height)))]
 
 
-@settings(max_examples=60, deadline=None)
+# No shrinking: a failure here shrinks for minutes; test_metrics_definitions has the minimal cases.
+@settings(max_examples=60, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate))
 @given(zoned=frames_with_resent_rows(), data=st.data())
 def test_row_order_does_not_change_any_result(zoned: tuple[str, pl.DataFrame], data: st.DataObject) -> None:
     """Re-running on the same rows in another order gives the same hours, breakdowns and visitor-hours."""

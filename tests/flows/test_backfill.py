@@ -1,0 +1,157 @@
+"""Backfills: exact whatever the chunking, equal to hourly runs, resumable, on Dask too."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, date, datetime, timedelta
+
+import psycopg
+import pytest
+
+from data.sample import generate_sample
+from flows import backfill as backfill_module
+from flows.backfill import backfill
+from flows.cli import main
+from flows.runs import hourly
+from flows.windows import day_window
+
+ZONE = "Europe/Paris"
+FIRST, LAST = date(2026, 10, 21), date(2026, 10, 28)  # the 25-hour 2026-10-25 inside
+END = datetime(2026, 10, 27, 23, tzinfo=UTC)  # local midnight at the start of 2026-10-28
+PERIOD_COLUMNS = "event_id, period_type, period_start, period_end, views_count, unique_views_count, clicks_count, shares_count, favorites_count, ticket_clicks, external_url_clicks, visits_count, bounced_visits_count, time_on_page_total_ms, time_on_page_views, avg_time_on_page_seconds, bounce_rate, first_view_at, last_view_at, traffic_sources::text, device_types::text, age_groups::text, genders::text, views_by_hour_of_day::text, views_by_weekday::text"
+SUMMARY_COLUMNS = "event_id, total_views, total_unique_views, total_clicks, total_shares, total_favorites, total_ticket_clicks, total_external_clicks, avg_time_on_page_seconds, bounce_rate, peak_hour, peak_day, first_view_at, last_view_at, traffic_sources::text, device_types::text"
+
+
+@pytest.fixture
+def sampled(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("ANALYTICS_TIMEZONE", ZONE)
+    with psycopg.connect(database_url) as conn:
+        generate_sample(conn, rows=8_000, days=8, seed=11, end=END, items=20)
+    return database_url
+
+
+def rows_of(url: str, period_types: tuple[str, ...] = ("hour", "day", "week", "month", "all_time")) -> dict[str, list[tuple]]:
+    with psycopg.connect(url) as conn:
+        periods = conn.execute(
+            f"select {PERIOD_COLUMNS} from event_analytics where period_type = any(%s) order by event_id, period_type, period_start", (list(period_types),)
+        ).fetchall()
+        summary = conn.execute(f"select {SUMMARY_COLUMNS} from event_analytics_summary order by event_id").fetchall()
+        visitors = conn.execute("select event_id, visitor_key, hours_count from event_analytics_visitors order by 1, 2").fetchall()
+    return {"periods": periods, "summary": summary, "visitors": visitors}
+
+
+def reset(url: str) -> None:
+    with psycopg.connect(url) as conn:
+        conn.execute("truncate event_analytics, event_analytics_summary, event_analytics_visitor_hours, event_analytics_visitors, event_analytics_backfills cascade")
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_chunk_sizes_and_hourly_runs_give_identical_rows(sampled: str) -> None:
+    backfill(start=FIRST, end=LAST, chunk_days=1)
+    by_day = rows_of(sampled)
+    assert len(by_day["periods"]) > 500
+    for chunk_days in (7, 3):
+        reset(sampled)
+        report = backfill(start=FIRST, end=LAST, chunk_days=chunk_days)
+        assert report["chunks"] == -(-7 // chunk_days)
+        assert rows_of(sampled) == by_day, f"{chunk_days}-day chunks"
+
+    reset(sampled)
+    # Hourly runs over every local hour of the range, a local day per run through the lookback.
+    day = FIRST
+    while day < LAST:
+        window = day_window(day, ZONE)
+        hours = int((window.end - window.start) / timedelta(hours=1))
+        hourly(as_of=window.end, lookback_hours=hours - 1)
+        day += timedelta(days=1)
+    hourly_rows = rows_of(sampled, ("hour", "day", "all_time"))
+    reference = rows_of_reference(by_day)
+    assert hourly_rows["periods"] == reference
+    assert hourly_rows["visitors"] == by_day["visitors"]
+
+
+def rows_of_reference(rows: dict[str, list[tuple]]) -> list[tuple]:
+    return [row for row in rows["periods"] if row[1] in ("hour", "day", "all_time")]
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_an_interrupted_backfill_resumes_and_matches_an_uninterrupted_one(sampled: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    backfill(start=FIRST, end=LAST, chunk_days=2)
+    uninterrupted = rows_of(sampled)
+    reset(sampled)
+
+    real_write = backfill_module.write_window
+    failing_start = datetime(2026, 10, 24, 22, tzinfo=UTC)  # the chunk starting at local 2026-10-25
+
+    def fail_one_chunk(conn, result, start, end, **kwargs):
+        if start == failing_start:
+            raise RuntimeError("injected failure")
+        return real_write(conn, result, start, end, **kwargs)
+
+    monkeypatch.setattr(backfill_module, "write_window", fail_one_chunk)
+    monkeypatch.setattr(backfill_module.backfill_chunk, "retry_delay_seconds", [0, 0])
+    state = backfill(start=FIRST, end=LAST, chunk_days=2, return_state=True)
+    assert state.is_failed()
+    monkeypatch.setattr(backfill_module, "write_window", real_write)
+
+    report = backfill(start=FIRST, end=LAST, chunk_days=2)
+    assert report["chunks"] == 4 and report["chunks_resumed"] == 3
+    assert rows_of(sampled) == uninterrupted
+    again = backfill(start=FIRST, end=LAST, chunk_days=2)
+    assert again["chunks_resumed"] == 0  # the finished backfill is not resumed: the same command recomputes
+    assert rows_of(sampled) == uninterrupted
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_backfill_of_some_items_leaves_the_others_alone(sampled: str) -> None:
+    backfill(start=FIRST, end=LAST, chunk_days=7)
+    full = rows_of(sampled)
+    with psycopg.connect(sampled) as conn:
+        chosen = conn.execute("select event_id::text from event_analytics where period_type = 'all_time' order by views_count desc limit 2").fetchall()
+        chosen = [row[0] for row in chosen]
+        conn.execute("update event_analytics set views_count = views_count + 1000 where period_type = 'hour' and event_id::text <> all(%s)", (chosen,))
+        # Rows a backfill rebuilds from hours; all_time rows move by deltas and are left consistent.
+        conn.execute("delete from event_analytics where period_type in ('day', 'week', 'month') and event_id::text = any(%s)", (chosen,))
+    backfill(start=FIRST, end=LAST, event_ids=chosen, chunk_days=7)
+    with psycopg.connect(sampled) as conn:
+        bumped = conn.execute("select count(*) from event_analytics where period_type = 'hour' and views_count >= 1000").fetchone()[0]
+    assert bumped > 0  # other items untouched
+    restored = [row for row in rows_of(sampled)["periods"] if str(row[0]) in chosen]
+    assert restored == [row for row in full["periods"] if str(row[0]) in chosen]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--start", "2026-10-02", "--end", "2026-10-01"], "start 2026-10-02 is not before end 2026-10-01"),
+        (["--start", "2026-10-01", "--end", "2099-01-01"], "is in the future"),
+        (["--start", "2026-10-01", "--end", "2026-10-02", "--period", "day,year"], "unknown period type 'year'"),
+        (["--start", "2026-10-01", "--end", "2026-10-02", "--event", "not-a-uuid"], "event 'not-a-uuid' is not a UUID"),
+        (["--start", "2026-10-01", "--end", "2026-10-02", "--chunk", "week"], "chunk 'week' is not a number of days"),
+    ],
+    ids=["start-after-end", "future", "period", "uuid", "chunk"],
+)
+def test_bad_parameters_fail_in_one_line_before_touching_the_database(
+    argv: list[str], message: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:1/unreachable")
+    assert main(["backfill", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("analytics backfill: ") and message in err and err.count("\n") == 1
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_local_dask_cluster_gives_the_rows_of_the_default_runner(sampled: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from prefect.settings import PREFECT_API_URL
+    from prefect_dask import DaskTaskRunner
+
+    backfill(start=FIRST, end=LAST, chunk_days=2)
+    expected = rows_of(sampled)
+    reset(sampled)
+    # Dask worker processes must talk to this test's Prefect server, not start their own.
+    monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())
+    runner = DaskTaskRunner(cluster_kwargs={"n_workers": 2, "threads_per_worker": 1, "processes": True})
+    report = backfill.with_options(task_runner=runner)(start=FIRST, end=LAST, chunk_days=2)
+    assert report["chunks"] == 4
+    assert rows_of(sampled) == expected
+    assert os.environ["PREFECT_API_URL"] == PREFECT_API_URL.value()
