@@ -37,6 +37,8 @@ PARTITION_KEY = "month"
 PART_GLOB = "part-*.parquet"
 # Files being written; a crash can leave one behind, which the next write of its month removes.
 TEMPORARY_PREFIX = ".tmp-"
+# Parts that failed verification: out of the archive (no glob matches them), kept for inspection.
+REJECTED_PREFIX = ".rejected-"
 
 _DUCKDB_TYPES = {pl.String: "varchar", UTC_TIME: "timestamptz"}
 
@@ -173,13 +175,25 @@ def verify_month(archive_root: Path, month: str, rows: pl.DataFrame) -> Checksum
         raise ArchiveVerificationError(
             f"archive {partition_dir(archive_root, month)}: read back {found.rows} rows (checksum {found.digest}), "
             f"selected {expected.rows} (checksum {expected.digest}); {_describe_difference(rows, archived)}. "
-            "Nothing was deleted: inspect or remove the month's part files, then rerun retention"
+            "Nothing was deleted. Rerun retention; if this persists, an older part of the month holds other copies "
+            "of these rows: a part whose rows are all still in the database can be removed"
         )
     return found
 
 
-def read_archived_events(archive_root: Path, start: datetime, end: datetime) -> pl.DataFrame:
-    """Archived rows with start <= timestamp < end, in the RAW_EVENTS shape (only overlapping months are read)."""
+def reject_part(path: Path) -> Path:
+    """Move a part that failed verification out of the archive (kept aside for inspection); return its new path."""
+    rejected = path.with_name(f"{REJECTED_PREFIX}{path.name}")
+    os.replace(path, rejected)
+    _fsync_dir(path.parent)
+    return rejected
+
+
+def read_archived_events(archive_root: Path, start: datetime, end: datetime, exclude_ids: pl.Series | None = None) -> pl.DataFrame:
+    """Archived rows with start <= timestamp < end, in the RAW_EVENTS shape (only overlapping months are read).
+
+    `exclude_ids` leaves out rows still in the database too (archived, not yet deleted).
+    """
     start, end = ensure_utc(start), ensure_utc(end)
     files = [path for month in months_overlapping(start, end) for path in partition_files(archive_root, month)]
     if not files:
@@ -188,6 +202,7 @@ def read_archived_events(archive_root: Path, start: datetime, end: datetime) -> 
     frame = (
         pl.scan_parquet(files, hive_partitioning=False)
         .filter(pl.col("timestamp") >= start, pl.col("timestamp") < end)
+        .filter(~pl.col("id").is_in(exclude_ids.implode()) if exclude_ids is not None else pl.lit(True))
         .select(
             "event_id",
             "event_type",
@@ -267,7 +282,9 @@ def _make_durable_dir(directory: Path) -> None:
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ArchiveError(f"cannot create archive folder {directory} ({exc.strerror or exc}); fix ANALYTICS_ARCHIVE_ROOT or its permissions") from None
+        raise ArchiveError(
+            f"cannot create archive folder {directory} ({exc.strerror or exc}); fix ANALYTICS_ARCHIVE_ROOT or its permissions"
+        ) from None
     _fsync_dir(directory.parent)
 
 

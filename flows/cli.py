@@ -177,6 +177,42 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_retention(args: argparse.Namespace) -> int:
+    settings = _settings()
+    check_database(settings)
+    from flows.retention import RetentionError, render_report, retention
+
+    try:
+        report = retention(dry_run=args.dry_run, as_of=args.as_of)
+    except RetentionError as exc:
+        raise UsageError(f"retention: {exc}") from None
+    print(render_report(report))
+    return 0
+
+
+def cmd_archive_query(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from flows.archive import ArchiveQueryError, query_archive
+
+    settings = _settings()
+    try:
+        columns, rows = query_archive(settings.archive_root, args.sql)
+    except ArchiveQueryError as exc:
+        raise UsageError(f"archive query: {exc}") from None
+    table = Table()
+    for column in columns:
+        table.add_column(column)
+    for row in rows[: args.limit]:
+        table.add_row(*["" if value is None else str(value) for value in row])
+    Console().print(table)
+    print(f"{len(rows):,} rows from the archive at {settings.archive_root}")
+    if len(rows) > args.limit:
+        print(f"({len(rows) - args.limit:,} more rows not shown; raise --limit or aggregate)")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     # The demo prints its own progress; Prefect's per-task lines would bury it.
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -227,6 +263,25 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--dask-address", default=os.environ.get("ANALYTICS_DASK_ADDRESS"), help="run chunks on this Dask scheduler (default: ANALYTICS_DASK_ADDRESS)")
     backfill.add_argument("--dask-workers", type=positive_int, default=None, help="run chunks on a local Dask cluster of this many processes")
     backfill.set_defaults(handler=cmd_backfill)
+
+    retention = commands.add_parser(
+        "retention",
+        help="anonymise old IP addresses, archive old raw rows to Parquet, verify, then delete them",
+        description=(
+            "Anonymise ip_address of rows older than ANALYTICS_ANONYMISE_AFTER_DAYS (IPv4 to /24, IPv6 to /48); "
+            "archive raw rows older than ANALYTICS_RETENTION_DAYS to Parquet under ANALYTICS_ARCHIVE_ROOT "
+            "(month=YYYY-MM/), verify the files, then delete exactly those rows. All-time figures do not change."
+        ),
+    )
+    retention.add_argument("--dry-run", action="store_true", help="print what would happen; change nothing")
+    retention.add_argument("--as-of", type=parse_instant, default=None, help="the instant to run for (default: now), ISO 8601")
+    retention.set_defaults(handler=cmd_retention)
+
+    archive = commands.add_parser("archive", help="the Parquet archive of purged raw rows").add_subparsers(dest="archive_command", required=True, parser_class=_Parser)
+    query = archive.add_parser("query", help="run DuckDB SQL over the archive (a view named raw_events) and print a table")
+    query.add_argument("sql", help='e.g. "select month, count(*) from raw_events group by 1 order by 1"')
+    query.add_argument("--limit", type=positive_int, default=50, help="rows printed at most (default 50)")
+    query.set_defaults(handler=cmd_archive_query)
 
     run = commands.add_parser("run", help="run a flow once, now")
     run.add_argument("flow", choices=["hourly", "daily"], help="hourly: last closed hour plus lookback; daily: previous local day")

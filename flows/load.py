@@ -156,15 +156,31 @@ def replace_hours(
     return items
 
 
-def roll_up(conn: psycopg.Connection, hour_starts: pl.Series, items: list[str], period_types: Sequence[str], timezone_name: str, report: LoadReport) -> None:
-    """Recompute the day/week/month rows of `items` for the periods that contain the given hours."""
+def roll_up(
+    conn: psycopg.Connection,
+    hour_starts: pl.Series,
+    items: list[str],
+    period_types: Sequence[str],
+    timezone_name: str,
+    report: LoadReport,
+    computed: tuple[HourResult, datetime, datetime] | None = None,
+) -> None:
+    """Recompute the day/week/month rows of `items` for the periods that contain the given hours.
+
+    Periods that lie wholly inside a `computed` window are summed from its hours in memory;
+    the others from the hour rows and visitor-hours stored for them.
+    """
     for period_type in period_types:
         span = period_span(hour_starts, period_type, timezone_name)
         if span is None or not items:
             continue
         start, end = span
-        hours, hour_breakdowns = read_periods(conn, "hour", start, end, items)
-        visitor_hours = read_frame(conn, "read_visitor_hours", {"start": start, "end": end, "items": items}, VISITOR_HOURS)
+        if computed is not None and computed[1] <= start and end <= computed[2]:
+            result = computed[0]
+            hours, hour_breakdowns, visitor_hours = result.hours, result.breakdowns, result.visitor_hours
+        else:
+            hours, hour_breakdowns = read_periods(conn, "hour", start, end, items)
+            visitor_hours = read_frame(conn, "read_visitor_hours", {"start": start, "end": end, "items": items}, VISITOR_HOURS)
         periods, breakdowns = roll_up_periods(hours, hour_breakdowns, visitor_hours, period_type, timezone_name)
         write_periods(conn, periods, breakdowns, period_type, start, end, items, report)
 
@@ -210,9 +226,10 @@ def write_window(
         conn.execute(load_sql("lock_analytics_writes"), {"lock_key": WRITE_LOCK_KEY})
         conn.execute("set local timezone = 'UTC'")
         conn.execute(load_sql("create_staging_tables"))
+        result = only_items(result, scope)
         items = replace_hours(conn, result, start, end, timezone_name, report, scope)
         hours_in_window = pl.datetime_range(start, end, "1h", closed="left", eager=True, time_zone="UTC")
-        roll_up(conn, hours_in_window, items, roll_up_types, timezone_name, report)
+        roll_up(conn, hours_in_window, items, roll_up_types, timezone_name, report, computed=(result, start, end))
         if as_of is not None:
             refresh_summaries(conn, items, as_of, timezone_name, report)
         report.items = items

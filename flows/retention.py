@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,10 +22,12 @@ from prefect.runtime import flow_run
 from flows.archive import (
     ARCHIVED_EVENTS,
     ArchivedMonth,
+    ArchiveVerificationError,
     Checksum,
     archive_month,
     month_bounds,
     read_archived_ids,
+    reject_part,
     verify_month,
 )
 from flows.database import connect, require_migrated, resolve_database_url
@@ -34,7 +37,7 @@ from flows.windows import ensure_utc
 
 # Session-level, held for a whole run: months are archived by one run at a time.
 RETENTION_LOCK_KEY = 7_361_208_003
-ARTIFACT_KEY = "retention-report"
+ARTIFACT_KEY = "retention-run-report"
 
 
 class RetentionError(RuntimeError):
@@ -152,7 +155,7 @@ def _fetch_arrow(url: str, settings: Settings, query: str, start: datetime, end:
         return cursor.fetch_arrow_table()
 
 
-def _retry_unless_refused(task: Any, task_run: Any, state: Any) -> bool:
+def _retry_unless_refused(_task: Any, _task_run: Any, state: Any) -> bool:
     """Retry transient failures, not a deliberate refusal (retrying it would refuse again)."""
     try:
         state.result()
@@ -171,6 +174,12 @@ def prepare_retention(settings: Settings) -> tuple[str, int]:
         require_migrated(conn)
         without_timestamp = conn.execute(load_sql("count_rows_without_timestamp")).fetchone()[0]
     return url, without_timestamp
+
+
+@task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=1800, cache_policy=NO_CACHE)
+def plan_run(url: str, settings: Settings, as_of: datetime) -> dict[str, Any]:
+    """What the run would do per month (reads only)."""
+    return plan_retention(url, settings, as_of)
 
 
 @task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=1800, cache_policy=NO_CACHE)
@@ -211,9 +220,27 @@ def verify_month_archive(archive_root: Path, month: str, rows: pl.DataFrame) -> 
     cache_policy=NO_CACHE,
     task_run_name="delete-{month}",
 )
-def delete_archived_rows(url: str, settings: Settings, month: str, rows: pl.DataFrame, verified: Checksum, start: datetime, end: datetime) -> int:
+def delete_archived_rows(
+    url: str, settings: Settings, month: str, rows: pl.DataFrame, verified: Checksum, start: datetime, end: datetime
+) -> int:
     """Delete the month's archived rows in one transaction."""
     return delete_rows(url, settings, rows, verified, start, end)
+
+
+@task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=120, cache_policy=NO_CACHE)
+def record_run_report(url: str, settings: Settings, report: dict[str, Any], started_at: datetime) -> None:
+    """Keep the run's report in event_analytics_runs, next to the hourly and daily ones."""
+    with connect(url, settings) as conn, conn.transaction():
+        conn.execute(
+            load_sql("insert_run_report"),
+            {
+                "flow_name": "retention",
+                "window_start": None,
+                "window_end": report["archive_before"],
+                "started_at": started_at,
+                "report": json.dumps(report, default=str),
+            },
+        )
 
 
 def _as_of_parameter() -> datetime:
@@ -246,7 +273,7 @@ def retention(dry_run: bool = False, as_of: datetime | None = None) -> dict[str,
     as_of = ensure_utc(as_of) if as_of else datetime.now(UTC)
     cutoffs = retention_cutoffs(as_of, settings)
     logger = get_run_logger()
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), datetime.now(UTC)
     url, without_timestamp = prepare_retention(settings)
     report: dict[str, Any] = {
         "dry_run": dry_run,
@@ -259,7 +286,7 @@ def retention(dry_run: bool = False, as_of: datetime | None = None) -> dict[str,
     }
     try:
         if dry_run:
-            report["months"] = plan_retention(url, settings, as_of)["months"]
+            report["months"] = plan_run(url, settings, as_of)["months"]
         else:
             with hold_retention_lock(url, settings):
                 apply_retention(url, settings, cutoffs, report["months"])
@@ -269,7 +296,11 @@ def retention(dry_run: bool = False, as_of: datetime | None = None) -> dict[str,
     finally:
         report["totals"] = _totals(report["months"])
         report["seconds"] = round(time.perf_counter() - started, 3)
-        create_markdown_artifact(markdown=render_report(report), key=ARTIFACT_KEY, description="What retention archived, verified, deleted and anonymised")
+        create_markdown_artifact(
+            markdown=render_report(report), key=ARTIFACT_KEY, description="What retention archived, verified, deleted and anonymised"
+        )
+    if not dry_run:
+        record_run_report(url, settings, report, started_at)
     logger.info("retention%s as of %s: %s", " (dry run)" if dry_run else "", as_of.isoformat(), report["totals"])
     return report
 
@@ -293,7 +324,14 @@ def apply_retention(url: str, settings: Settings, cutoffs: Cutoffs, months: list
             rows_archived=archived.rows_written,
             file=archived.path.name if archived.path else None,
         )
-        verified = verify_month_archive(settings.archive_root, month, rows)
+        try:
+            verified = verify_month_archive(settings.archive_root, month, rows)
+        except ArchiveVerificationError:
+            # Every row of a part written by this run is still in the database, so setting it aside
+            # loses nothing and lets the rerun write it afresh instead of counting it as archived.
+            if archived.path:
+                reject_part(archived.path)
+            raise
         figures.update(rows_verified=verified.rows, checksum=verified.digest)
         figures["rows_deleted"] = delete_archived_rows(url, settings, month, rows, verified, start, end)
 
@@ -319,13 +357,25 @@ def render_report(report: dict[str, Any]) -> str:
     """The run report as Markdown: cut-offs, then one table row per month and a total."""
     if report["dry_run"]:
         title = "Retention dry run: nothing was written"
-        columns = [("month", "month"), ("to archive", "rows_to_archive"), ("already archived", "rows_already_archived"),
-                   ("to delete", "rows_to_delete"), ("to anonymise", "rows_to_anonymise")]
+        columns = [
+            ("month", "month"),
+            ("to archive", "rows_to_archive"),
+            ("already archived", "rows_already_archived"),
+            ("to delete", "rows_to_delete"),
+            ("to anonymise", "rows_to_anonymise"),
+        ]
     else:
         title = "Retention"
-        columns = [("month", "month"), ("selected", "rows_selected"), ("archived", "rows_archived"),
-                   ("already archived", "rows_already_archived"), ("verified", "rows_verified"),
-                   ("deleted", "rows_deleted"), ("anonymised", "rows_anonymised"), ("part file", "file")]
+        columns = [
+            ("month", "month"),
+            ("selected", "rows_selected"),
+            ("archived", "rows_archived"),
+            ("already archived", "rows_already_archived"),
+            ("verified", "rows_verified"),
+            ("deleted", "rows_deleted"),
+            ("anonymised", "rows_anonymised"),
+            ("part file", "file"),
+        ]
     lines = [
         f"# {title}",
         "",

@@ -14,7 +14,7 @@ from prefect.runtime import flow_run
 
 from data.reference import load_bot_patterns, load_known_sources
 from flows.database import connect, require_migrated, resolve_database_url
-from flows.extract import extract_raw_events
+from flows.extract import extract_events
 from flows.load import LoadReport, write_window
 from flows.report import publish_run_report
 from flows.settings import Settings, load_settings
@@ -39,7 +39,7 @@ def metric_config(settings: Settings) -> MetricConfig:
 @task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=1800, cache_policy=NO_CACHE)
 def extract_window(url: str, window: Window, settings: Settings) -> pl.DataFrame:
     """Raw rows of the window and of the visit context around it."""
-    return extract_raw_events(url, window.start - VISIT_CONTEXT, window.end + VISIT_CONTEXT, settings.statement_timeout_seconds)
+    return extract_events(url, settings, window.start - VISIT_CONTEXT, window.end + VISIT_CONTEXT)
 
 
 @task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=1800, cache_policy=NO_CACHE)
@@ -47,6 +47,13 @@ def load_window(url: str, result: HourResult, window: Window, settings: Settings
     """Write the window in one transaction (retried whole: a failed attempt leaves nothing behind)."""
     with connect(url, settings) as conn:
         return write_window(conn, result, window.start, window.end, timezone_name=settings.timezone, roll_up_types=roll_up_types, as_of=as_of)
+
+
+@task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=600, cache_policy=NO_CACHE)
+def refresh_top_events(url: str, settings: Settings) -> None:
+    """Refresh the plan's event_analytics_top_events view without blocking its readers."""
+    with connect(url, settings) as conn:
+        conn.execute(load_sql("refresh_top_events"))
 
 
 @task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=300, cache_policy=NO_CACHE)
@@ -146,6 +153,7 @@ def daily(as_of: datetime | None = None) -> dict[str, Any]:
     logger = get_run_logger()
     url, without_timestamp = prepare_database(settings)
     figures, items = run_window(settings, url, window, ["day", "week", "month"], as_of)
+    refresh_top_events(url, settings)
     figures["rows_without_timestamp_in_table"] = without_timestamp
     title = f"daily {window.label('range')}"
     logger.info("%s: %s", title, summarise_figures(figures))

@@ -27,7 +27,7 @@ def test_embedded_server_starts_migrates_and_is_reused(tmp_path) -> None:
     url = start_embedded_server(settings)
     try:
         with psycopg.connect(url, autocommit=True) as conn:
-            assert migrate(conn) == ["001_schema"]
+            assert migrate(conn) == ["001_schema", "002_backfills", "003_top_events"]
             assert current_schema_version(conn) == latest_schema_version()
             conn.execute("insert into events (title) values ('Embedded gig')")
         assert start_embedded_server(settings) == url
@@ -42,9 +42,9 @@ def test_embedded_server_starts_migrates_and_is_reused(tmp_path) -> None:
 def test_migrate_is_idempotent_and_recorded(scratch_database_url: str) -> None:
     with psycopg.connect(scratch_database_url, autocommit=True) as conn:
         assert current_schema_version(conn) == 0
-        assert migrate(conn) == ["001_schema"]
+        assert migrate(conn) == ["001_schema", "002_backfills", "003_top_events"]
         assert migrate(conn) == []
-        assert conn.execute("select version, name from schema_migrations").fetchall() == [(1, "001_schema")]
+        assert conn.execute("select version, name from schema_migrations order by 1").fetchall() == [(1, "001_schema"), (2, "002_backfills"), (3, "003_top_events")]
 
 
 def test_unmigrated_database_is_refused_with_the_fix(scratch_database_url: str) -> None:
@@ -102,7 +102,7 @@ def test_bad_settings_name_the_variable_and_the_fix(environ: dict[str, str], fra
 
 @pytest.mark.parametrize(
     "argv",
-    [[], ["demo"], ["db"], ["db", "url"], ["db", "migrate"], ["db", "stop"], ["generate"], ["run"]],
+    [[], ["demo"], ["db"], ["db", "url"], ["db", "migrate"], ["db", "stop"], ["generate"], ["run"], ["backfill"], ["retention"], ["archive"], ["archive", "query"]],
     ids=lambda argv: " ".join(argv) or "top",
 )
 def test_every_command_has_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:

@@ -20,6 +20,7 @@ from flows.archive import (
     ARCHIVED_EVENTS,
     ArchiveQueryError,
     ArchiveVerificationError,
+    Checksum,
     archive_month,
     checksum_rows,
     query_archive,
@@ -69,9 +70,7 @@ def archive_files(root: Path) -> list[str]:
 
 def database_fingerprint(url: str) -> tuple:
     with psycopg.connect(url) as conn:
-        return conn.execute(
-            "select count(*), md5(string_agg(e::text, '|' order by id)) from event_analytics_events e"
-        ).fetchone()
+        return conn.execute("select count(*), md5(string_agg(e::text, '|' order by id)) from event_analytics_events e").fetchone()
 
 
 def insert_row(conn: psycopg.Connection, at: datetime | None, **columns: object) -> str:
@@ -100,8 +99,15 @@ def sampled(settings: Settings) -> Settings:
     with psycopg.connect(settings.database_url) as conn:
         generate_sample(conn, rows=5_000, days=120, seed=11, end=END, items=30)
         item = conn.execute("select id from events limit 1").fetchone()[0]
-        insert_row(conn, OLD, event_id=item, user_id=str(uuid.uuid4()), session_id="s-signed-in", ip_address="203.0.113.77",
-                   metadata='{"time_on_page_seconds": 12, "age_group": "25-34", "gender": "female"}')
+        insert_row(
+            conn,
+            OLD,
+            event_id=item,
+            user_id=str(uuid.uuid4()),
+            session_id="s-signed-in",
+            ip_address="203.0.113.77",
+            metadata='{"time_on_page_seconds": 12, "age_group": "25-34", "gender": "female"}',
+        )
         insert_row(conn, OLD, event_id=item, session_id="s-anonymous", ip_address="2001:db8:abcd:1234:5678::1")
         insert_row(conn, None, event_id=item, session_id="s-no-timestamp", ip_address="192.0.2.1")
     return settings
@@ -193,7 +199,9 @@ def drop_first_row(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def alter_first_row(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("evil.example")).otherwise(pl.col("referrer")).alias("referrer"))
+    return frame.with_columns(
+        pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("evil.example")).otherwise(pl.col("referrer")).alias("referrer")
+    )
 
 
 def duplicate_first_row(frame: pl.DataFrame) -> pl.DataFrame:
@@ -214,7 +222,17 @@ def test_a_failed_verification_deletes_nothing(sampled: Settings, monkeypatch: p
         retention(as_of=END)
     # The anonymisation committed before archiving began; apart from it, no row changed or went.
     assert database_fingerprint(sampled.database_url)[0] == fingerprint[0]
-    assert fetch_count(sampled.database_url, f"\"timestamp\" < '{ARCHIVE_BEFORE.isoformat()}'") > 0
+    old = fetch_ids(sampled.database_url, f"\"timestamp\" < '{ARCHIVE_BEFORE.isoformat()}'")
+    assert old
+    # The part that failed is set aside, so the next run writes it afresh.
+    assert archived_ids(sampled.archive_root) == []
+    assert [path.name.startswith(".rejected-part-") for path in (sampled.archive_root / "month=2026-01").iterdir()] == [True]
+
+    monkeypatch.setattr(archive, "read_archived_rows", reader)
+    report = retention(as_of=END)
+
+    assert sorted(archived_ids(sampled.archive_root)) == sorted(old)
+    assert report["totals"]["rows_archived"] == report["totals"]["rows_deleted"] == len(old)
 
 
 def test_delete_refuses_rows_that_changed_after_verification(sampled: Settings) -> None:
@@ -266,11 +284,19 @@ def test_a_dry_run_writes_nothing_and_says_what_would_happen(sampled: Settings) 
     assert database_fingerprint(url) == fingerprint
     assert not sampled.archive_root.exists()
     with psycopg.connect(url) as conn:
-        to_delete = dict(conn.execute(
-            "select to_char(\"timestamp\" at time zone 'UTC', 'YYYY-MM'), count(*) from event_analytics_events "
-            "where \"timestamp\" < %s group by 1", (ARCHIVE_BEFORE,)).fetchall())
-        addresses = [row[0] for row in conn.execute(
-            "select host(ip_address) from event_analytics_events where \"timestamp\" < %s and ip_address is not null", (ANONYMISE_BEFORE,))]
+        to_delete = dict(
+            conn.execute(
+                "select to_char(\"timestamp\" at time zone 'UTC', 'YYYY-MM'), count(*) from event_analytics_events "
+                'where "timestamp" < %s group by 1',
+                (ARCHIVE_BEFORE,),
+            ).fetchall()
+        )
+        addresses = [
+            row[0]
+            for row in conn.execute(
+                'select host(ip_address) from event_analytics_events where "timestamp" < %s and ip_address is not null', (ANONYMISE_BEFORE,)
+            )
+        ]
     to_anonymise = sum(anonymised(address) != address for address in addresses)
     months = {m["month"]: m for m in report["months"]}
     assert {month: m["rows_to_delete"] for month, m in months.items() if m["rows_to_delete"]} == to_delete
@@ -285,7 +311,9 @@ def test_the_archive_answers_queries(sampled: Settings) -> None:
     assert query_archive(root, "select count(*) as n from raw_events") == (["n"], [(0,)])
     report = retention(as_of=END)
 
-    columns, rows = query_archive(root, "select month, count(*) as n, count(distinct id) as ids from raw_events group by month order by month")
+    columns, rows = query_archive(
+        root, "select month, count(*) as n, count(distinct id) as ids from raw_events group by month order by month"
+    )
 
     assert columns == ["month", "n", "ids"]
     assert rows == [(m["month"], m["rows_deleted"], m["rows_deleted"]) for m in report["months"] if m.get("rows_deleted")]
@@ -330,7 +358,9 @@ def test_the_run_report_is_a_prefect_artifact(sampled: Settings) -> None:
     async def read() -> list:
         async with get_client() as client:
             return await client.read_artifacts(
-                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]), key=ArtifactFilterKey(any_=[ARTIFACT_KEY]))
+                artifact_filter=ArtifactFilter(
+                    flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]), key=ArtifactFilterKey(any_=[ARTIFACT_KEY])
+                )
             )
 
     artifacts = asyncio.run(read())
@@ -344,6 +374,9 @@ def test_the_run_report_is_a_prefect_artifact(sampled: Settings) -> None:
     totals = report["totals"]
     assert f"| **total** | {totals['rows_selected']} | {totals['rows_archived']} |" in markdown
     assert f"kept in the database: {report['rows_without_timestamp_kept']}" in markdown
+    with psycopg.connect(sampled.database_url) as conn:
+        recorded = conn.execute("select report from event_analytics_runs where flow_name = 'retention'").fetchall()
+    assert [row[0]["totals"] for row in recorded] == [totals]
 
 
 @pytest.mark.parametrize(
@@ -367,9 +400,24 @@ def test_the_checksum_sees_any_change(change) -> None:
             "referrer": [None, "https://x.example/"],
             "timestamp": [datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)],
         }
-    ).with_columns(pl.lit(None, dtype=pl.String).alias(name) for name in ARCHIVED_EVENTS if name not in ("id", "session_id", "user_agent", "referrer", "timestamp"))
+    ).with_columns(
+        pl.lit(None, dtype=pl.String).alias(name)
+        for name in ARCHIVED_EVENTS
+        if name not in ("id", "session_id", "user_agent", "referrer", "timestamp")
+    )
     assert checksum_rows(rows) == checksum_rows(rows.reverse())
     assert checksum_rows(change(rows)) != checksum_rows(rows)
+
+
+def test_the_checksum_of_no_rows_is_the_one_postgresql_gives() -> None:
+    assert checksum_rows(pl.DataFrame(schema=ARCHIVED_EVENTS)) == Checksum(rows=0, digest="d41d8cd98f00b204e9800998ecf8427e")
+
+
+def test_a_refused_delete_is_not_retried_but_a_lost_connection_is() -> None:
+    from prefect.states import Failed
+
+    assert retention_module._retry_unless_refused(None, None, Failed(data=RetentionError("rows differ"))) is False
+    assert retention_module._retry_unless_refused(None, None, Failed(data=OSError("connection reset"))) is True
 
 
 def test_settings_that_would_archive_full_addresses_are_refused() -> None:

@@ -1,0 +1,1 @@
+refresh materialized view concurrently event_analytics_top_events
