@@ -10,27 +10,13 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
-from transforms.schemas import UTC_TIME
+from transforms.schemas import RAW_TABLE_ROWS, UTC_TIME
 
 SITE = "https://www.example-events.com"
 ITEM_URL_PREFIX = f"{SITE}/events/"
 
 ITEMS_SCHEMA = pl.Schema({"id": pl.String, "title": pl.String, "date": UTC_TIME, "status": pl.String})
-SAMPLE_RAW_EVENTS = pl.Schema(
-    {
-        "id": pl.String,
-        "event_id": pl.String,
-        "event_type": pl.String,
-        "user_id": pl.String,
-        "session_id": pl.String,
-        "referrer": pl.String,
-        "user_agent": pl.String,
-        "ip_address": pl.String,
-        "page_url": pl.String,
-        "timestamp": UTC_TIME,
-        "metadata": pl.String,
-    }
-)
+SAMPLE_RAW_EVENTS = RAW_TABLE_ROWS
 
 # 100k rows is about 45 MB of CSV: large enough that per-chunk overhead vanishes, small enough
 # to keep a million-row load's memory bounded.

@@ -13,25 +13,11 @@ import polars as pl
 
 from flows.sql import load_sql
 from flows.windows import ensure_utc
-from transforms.schemas import RAW_EVENTS, UTC_TIME
+from transforms.schemas import RAW_EVENTS, RAW_TABLE_ROWS, UTC_TIME
 
 # One archived raw row: every column of event_analytics_events, as text where Parquet has no
 # matching type, so that a backfill can recompute anything from the archive.
-ARCHIVED_EVENTS = pl.Schema(
-    {
-        "id": pl.String,
-        "event_id": pl.String,
-        "event_type": pl.String,
-        "user_id": pl.String,
-        "session_id": pl.String,
-        "referrer": pl.String,
-        "user_agent": pl.String,
-        "ip_address": pl.String,  # abbrev(inet): the address, with its netmask only when not the full one
-        "page_url": pl.String,
-        "timestamp": UTC_TIME,
-        "metadata": pl.String,  # jsonb as text
-    }
-)
+ARCHIVED_EVENTS = RAW_TABLE_ROWS
 
 PARTITION_KEY = "month"
 PART_GLOB = "part-*.parquet"

@@ -260,7 +260,8 @@ def backfill(
 
     progress_id = create_progress_artifact(progress=100.0 * (len(chunks) - len(pending)) / len(chunks), key="backfill-progress", description=f"backfill {start} → {end}")
     results: list[dict] = list(done.values())
-    roll_up_types = ["day"] if "day" in periods else []
+    # Weeks and months are summed from days, so asking for either recomputes the days too.
+    roll_up_types = ["day"] if {"day", "week", "month"} & set(periods) else []
     futures = [backfill_chunk.submit(url, settings, chunk, roll_up_types, items, backfill_id) for chunk in pending]
     for future in as_completed(futures):
         figures = future.result()

@@ -20,6 +20,7 @@ from transforms.rollups import ALL_TIME_FACTS, advance_all_time, complete_all_ti
 from transforms.summary import ROLLING_WINDOWS, SUMMARY, add_ratios, as_of_hour, summarise_items
 
 PERIOD_KEYS = ["event_id", "period_type", "period_start"]
+VIEW_BOUNDS = pl.Schema({name: dtype for name, dtype in ALL_TIME_FACTS.items() if name != "unique_views_count"})
 STAGE_PERIOD_COLUMNS = [
     *PERIOD_METRICS.names(),
     "avg_time_on_page_seconds",
@@ -69,7 +70,7 @@ def _stage_periods(conn: psycopg.Connection, periods: pl.DataFrame, breakdowns: 
     rows = attach_breakdown_json(add_ratios(periods), breakdowns, PERIOD_KEYS)
     copy_frame(conn, "stage_periods", rows.select(STAGE_PERIOD_COLUMNS))
     # Temp tables have no statistics until analysed; without them the anti-join below loops.
-    conn.execute("analyze stage_periods")
+    conn.execute("analyze stage_periods (event_id, period_type, period_start)")
 
 
 def write_periods(
@@ -144,13 +145,21 @@ def replace_hours(
 
     scope_list = list(scope) if scope is not None else None
     conn.execute(load_sql("remove_visitor_hours"), {"start": start, "end": end, "items": scope_list})
-    conn.execute("truncate stage_visitor_hours")
-    copy_frame(conn, "stage_visitor_hours", result.visitor_hours.select(VISITOR_HOURS.names()))
-    conn.execute("analyze stage_visitor_hours")
-    conn.execute(load_sql("add_visitor_hours"))
-    conn.execute(load_sql("delete_departed_visitors"))
-
-    facts = read_frame(conn, "read_all_time_facts", {"items": items}, ALL_TIME_FACTS)
+    # Straight into the table (the window's rows were just removed), and the per-visitor counts
+    # through a small staging table.
+    copy_frame(conn, "event_analytics_visitor_hours", result.visitor_hours.select(VISITOR_HOURS.names()))
+    conn.execute("truncate stage_visitor_counts")
+    counts = result.visitor_hours.group_by("event_id", "visitor_key").agg(pl.len().alias("hours_count"))
+    copy_frame(conn, "stage_visitor_counts", counts)
+    new_visitors = dict(conn.execute(load_sql("add_visitor_hours")).fetchall())
+    departed = dict(conn.execute(load_sql("delete_departed_visitors")).fetchall())
+    # All-time uniques move by the visitors an item gained and lost, so no count rescans its history.
+    old_uniques = dict(all_time.select("event_id", "unique_views_count").iter_rows())
+    uniques = pl.DataFrame(
+        {"event_id": items, "unique_views_count": [old_uniques.get(i, 0) + new_visitors.get(i, 0) - departed.get(i, 0) for i in items]},
+        schema={"event_id": pl.String, "unique_views_count": pl.Int64},
+    )
+    facts = uniques.join(read_frame(conn, "read_all_time_facts", {"items": items}, VIEW_BOUNDS), on="event_id", how="left")
     all_time_rows = complete_all_time(sums, facts)
     write_periods(conn, all_time_rows, new_all_time_breakdowns, "all_time", far_start, far_end, items, report)
     return items
@@ -179,7 +188,10 @@ def roll_up(
             result = computed[0]
             hours, hour_breakdowns, visitor_hours = result.hours, result.breakdowns, result.visitor_hours
         else:
-            hours, hour_breakdowns = read_periods(conn, "hour", start, end, items)
+            # Weeks and months are sums of days, 24 times fewer rows than hours: whoever rolls them up
+            # rolls up their days first (the daily flow in the same transaction, a backfill in its chunks).
+            source = "day" if period_type in ("week", "month") else "hour"
+            hours, hour_breakdowns = read_periods(conn, source, start, end, items)
             visitor_hours = read_frame(conn, "read_visitor_hours", {"start": start, "end": end, "items": items}, VISITOR_HOURS)
         periods, breakdowns = roll_up_periods(hours, hour_breakdowns, visitor_hours, period_type, timezone_name)
         write_periods(conn, periods, breakdowns, period_type, start, end, items, report)

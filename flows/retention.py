@@ -30,7 +30,8 @@ from flows.archive import (
     reject_part,
     verify_month,
 )
-from flows.database import connect, require_migrated, resolve_database_url
+from flows.database import connect
+from flows.runs import prepare_database
 from flows.settings import Settings, load_settings
 from flows.sql import load_sql
 from flows.windows import ensure_utc
@@ -166,16 +167,6 @@ def _retry_unless_refused(_task: Any, _task_run: Any, state: Any) -> bool:
     return True
 
 
-@task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=300, cache_policy=NO_CACHE)
-def prepare_retention(settings: Settings) -> tuple[str, int]:
-    """The database URL, after checking the schema is migrated; and the rows without a timestamp (always kept)."""
-    url = resolve_database_url(settings)
-    with connect(url, settings) as conn:
-        require_migrated(conn)
-        without_timestamp = conn.execute(load_sql("count_rows_without_timestamp")).fetchone()[0]
-    return url, without_timestamp
-
-
 @task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=1800, cache_policy=NO_CACHE)
 def plan_run(url: str, settings: Settings, as_of: datetime) -> dict[str, Any]:
     """What the run would do per month (reads only)."""
@@ -274,7 +265,7 @@ def retention(dry_run: bool = False, as_of: datetime | None = None) -> dict[str,
     cutoffs = retention_cutoffs(as_of, settings)
     logger = get_run_logger()
     started, started_at = time.perf_counter(), datetime.now(UTC)
-    url, without_timestamp = prepare_retention(settings)
+    url, without_timestamp = prepare_database(settings)
     report: dict[str, Any] = {
         "dry_run": dry_run,
         "as_of": as_of.isoformat(),

@@ -30,7 +30,8 @@ def roll_up_periods(
     period_type: str,
     timezone_name: str,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Period rows and breakdowns of one type from every hour row of the periods they cover."""
+    """Period rows and breakdowns of one type from every hour row (or every day row, for weeks and
+    months) of the periods they cover; uniques always from visitor-hours."""
     keys = ["event_id", "period_start", "period_end"]
     placed = period_bounds(hours.drop("period_end").rename({"period_start": "_hour"}), period_type, timezone_name, "_hour")
     sums = placed.group_by(keys).agg(

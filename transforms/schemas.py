@@ -20,4 +20,22 @@ RAW_EVENTS = pl.Schema(
     }
 )
 
+# One row of event_analytics_events with every column, as the sample generator writes it and the
+# Parquet archive keeps it: uuids and inet as text, metadata as JSON text.
+RAW_TABLE_ROWS = pl.Schema(
+    {
+        "id": pl.String,
+        "event_id": pl.String,
+        "event_type": pl.String,
+        "user_id": pl.String,
+        "session_id": pl.String,
+        "referrer": pl.String,
+        "user_agent": pl.String,
+        "ip_address": pl.String,
+        "page_url": pl.String,
+        "timestamp": UTC_TIME,
+        "metadata": pl.String,
+    }
+)
+
 EVENT_TYPES = ("view", "click", "share", "favorite", "external_click", "ticket_click")

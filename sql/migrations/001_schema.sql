@@ -82,9 +82,8 @@ alter table event_analytics add column if not exists last_view_at timestamptz;
 alter table event_analytics add column if not exists views_by_hour_of_day jsonb not null default '{}'::jsonb;
 alter table event_analytics add column if not exists views_by_weekday jsonb not null default '{}'::jsonb;
 
-create index if not exists idx_event_analytics_event_id on event_analytics (event_id);
+-- The plan's idx_event_analytics_event_id (event_id) is covered by idx_event_analytics_item_type_start.
 create index if not exists idx_event_analytics_period on event_analytics (period_start, period_end);
-create index if not exists idx_event_analytics_type_start on event_analytics (period_type, period_start);
 -- An item's first and last hour rows without reading all of them.
 create index if not exists idx_event_analytics_item_type_start on event_analytics (event_id, period_type, period_start);
 

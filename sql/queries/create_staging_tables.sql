@@ -25,10 +25,10 @@ create temp table if not exists stage_periods (
     views_by_hour_of_day jsonb not null,
     views_by_weekday jsonb not null
 ) on commit drop;
-create temp table if not exists stage_visitor_hours (
+create temp table if not exists stage_visitor_counts (
     event_id uuid not null,
-    hour_start timestamptz not null,
-    visitor_key text not null
+    visitor_key text not null,
+    hours_count integer not null
 ) on commit drop;
 create temp table if not exists stage_summary (
     event_id uuid not null,

@@ -1,8 +1,7 @@
--- Per item: exact all-time unique visitors, first and last view, end of its last hour row.
--- The ordered lookups use idx_event_analytics_item_type_start, so their cost does not grow with history.
+-- Per item: first and last view and the end of its last hour row. The ordered lookups use
+-- idx_event_analytics_item_type_start, so their cost does not grow with history.
 select
     i.event_id::text as event_id,
-    (select count(*) from event_analytics_visitors v where v.event_id = i.event_id) as unique_views_count,
     (select a.first_view_at from event_analytics a
       where a.event_id = i.event_id and a.period_type = 'hour' and a.first_view_at is not null
       order by a.period_start limit 1) as first_view_at,
