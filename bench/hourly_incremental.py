@@ -1,6 +1,6 @@
 """The hourly run's cost follows new data, not history: the same rows per hour over a 10x longer history.
 
-    uv run python bench/hourly_incremental.py --rows-per-day 10000 --days 12
+    uv run python -m bench.hourly_incremental --rows-per-day 4000 --days 31
 
 Builds two scratch databases (D days and 10 x D days of history, same rows per day), computes
 each history fully, then times hourly runs (last closed hour + 3 hours of lookback, summaries
@@ -46,8 +46,9 @@ def time_hourly(days: int, rows_per_day: int, repeats: int, settings) -> tuple[f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows-per-day", type=int, default=10_000)
-    parser.add_argument("--days", type=int, default=12)
+    parser.add_argument("--rows-per-day", type=int, default=4_000)
+    # At least 30 days, so that both histories fill the 30-day rolling window the summaries read.
+    parser.add_argument("--days", type=int, default=31)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     settings = load_settings()

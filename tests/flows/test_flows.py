@@ -145,6 +145,13 @@ def test_all_time_and_summary_equal_the_sum_of_days(loaded_database: str) -> Non
         ).fetchone()[0]
         assert summary_mismatches == 0
         assert conn.execute("select count(*) from event_analytics_summary").fetchone()[0] > 0
+        # The daily flow refreshed the plan's top-events view: approved items by all-time views.
+        top = conn.execute("select event_id, total_views from event_analytics_top_events order by total_views desc nulls last, event_id").fetchall()
+        expected = conn.execute(
+            "select e.id, s.total_views from events e left join event_analytics_summary s on s.event_id = e.id "
+            "where e.status = 'approved' order by s.total_views desc nulls last, e.id limit 100"
+        ).fetchall()
+        assert top == expected and top[0][1] > 0
 
 
 @pytest.mark.usefixtures("prefect_server")

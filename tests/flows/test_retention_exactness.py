@@ -51,3 +51,14 @@ def test_a_purge_changes_no_figure_and_a_backfill_after_it_gives_the_same_rows(p
     after = snapshot(purgeable)
     assert after["periods"] == before["periods"]
     assert after["summary"] == before["summary"]
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_the_dry_run_command_prints_the_plan_and_changes_nothing(purgeable: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from flows.cli import main
+
+    before = snapshot(purgeable)
+    assert main(["retention", "--dry-run", "--as-of", "2026-09-01T00:00:00Z"]) == 0
+    out = capsys.readouterr().out
+    assert "Retention dry run: nothing was written" in out and "| to archive |" in out
+    assert snapshot(purgeable) == before
