@@ -19,7 +19,7 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.database import WRITE_LOCK_KEY, connect
-from flows.extract import extract_events
+from flows.extract import extract_with_visit_context
 from flows.load import LoadReport, refresh_summaries, roll_up, write_window
 from flows.settings import Settings, load_settings
 from flows.sql import load_sql
@@ -158,7 +158,7 @@ def backfill_chunk(url: str, settings: Settings, window: Window, roll_up_types: 
     from flows.runs import VISIT_CONTEXT, metric_config
 
     started = time.perf_counter()
-    raw = extract_events(url, settings, window.start - VISIT_CONTEXT, window.end + VISIT_CONTEXT)
+    raw, _ = extract_with_visit_context(url, settings, window.start, window.end, VISIT_CONTEXT, metric_config(settings))
     result = compute_hours(raw, window.start, window.end, metric_config(settings))
     figures = {
         "chunk_start": window.start.isoformat(),

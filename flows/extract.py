@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import adbc_driver_postgresql.dbapi as adbc
 import polars as pl
@@ -10,7 +10,30 @@ import polars as pl
 from flows.archive import months_overlapping, partition_files, read_archived_events
 from flows.settings import Settings
 from flows.sql import load_sql
+from transforms.pipeline import MetricConfig, countable_rows
 from transforms.schemas import RAW_EVENTS
+from transforms.visits import visitors_reaching
+
+
+def extract_with_visit_context(
+    url: str, settings: Settings, start: datetime, end: datetime, context: timedelta, config: MetricConfig, max_reach: timedelta = timedelta(days=2)
+) -> tuple[pl.DataFrame, datetime]:
+    """Rows of [start, end) with `context` around them, reaching further back for visitors whose
+    visit was still going at the lower edge, so that every visit is seen whole; also the earliest instant read.
+
+    Only the lower edge matters: rows after the window cannot change which period a visit belongs
+    to, nor whether it bounced, once `context` covers one visit gap after it.
+    """
+    lower = start - context
+    rows = extract_events(url, settings, lower, end + context)
+    open_visitors = visitors_reaching(countable_rows(rows, config), lower, start, settings.visit_gap_minutes)
+    while not open_visitors.is_empty() and start - lower < max_reach:
+        earlier = extract_events(url, settings, lower - context, lower).filter(pl.col("visitor_key").is_in(open_visitors.implode()))
+        lower -= context
+        rows = pl.concat([earlier, rows])
+        chained = rows.filter(pl.col("visitor_key").is_in(open_visitors.implode()))
+        open_visitors = visitors_reaching(countable_rows(chained, config), lower, start, settings.visit_gap_minutes)
+    return rows, lower
 
 
 def extract_events(url: str, settings: Settings, start: datetime, end: datetime) -> pl.DataFrame:

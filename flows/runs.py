@@ -14,7 +14,7 @@ from prefect.runtime import flow_run
 
 from data.reference import load_bot_patterns, load_known_sources
 from flows.database import connect, require_migrated, resolve_database_url
-from flows.extract import extract_events
+from flows.extract import extract_with_visit_context
 from flows.load import LoadReport, write_window
 from flows.report import publish_run_report
 from flows.settings import Settings, load_settings
@@ -22,7 +22,8 @@ from flows.sql import load_sql
 from flows.windows import Window, day_window, ensure_utc, hourly_window, previous_day
 from transforms.pipeline import HourResult, MetricConfig, compute_hours
 
-# Rows this long before and after a window are read too, so that visits crossing its edges are whole.
+# Rows this long before and after a window are read too, so that visits crossing its edges are
+# whole; visits still going at the lower edge are followed further back (extract_with_visit_context).
 VISIT_CONTEXT = timedelta(hours=2)
 
 
@@ -39,7 +40,8 @@ def metric_config(settings: Settings) -> MetricConfig:
 @task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=1800, cache_policy=NO_CACHE)
 def extract_window(url: str, window: Window, settings: Settings) -> pl.DataFrame:
     """Raw rows of the window and of the visit context around it."""
-    return extract_events(url, settings, window.start - VISIT_CONTEXT, window.end + VISIT_CONTEXT)
+    rows, _ = extract_with_visit_context(url, settings, window.start, window.end, VISIT_CONTEXT, metric_config(settings))
+    return rows
 
 
 @task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=1800, cache_policy=NO_CACHE)

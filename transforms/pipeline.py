@@ -35,6 +35,12 @@ class HourResult:
     report: dict[str, object] = field(default_factory=dict)
 
 
+def countable_rows(raw: pl.DataFrame, config: MetricConfig) -> pl.DataFrame:
+    """The rows visits are made of: valid and not from a bot."""
+    valid, _ = split_rejected(raw)
+    return add_device_classes(valid, config.bot_patterns).filter(~pl.col("is_bot")).drop("device_type", "is_bot")
+
+
 def compute_hours(raw: pl.DataFrame, window_start: datetime, window_end: datetime, config: MetricConfig) -> HourResult:
     """Compute the local hours of [window_start, window_end) from raw rows that may reach beyond it."""
     valid, _ = split_rejected(raw)

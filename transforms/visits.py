@@ -58,3 +58,22 @@ def visits_by_item(events: pl.DataFrame) -> pl.DataFrame:
             (pl.col("visit_rows").first() == 1).alias("bounced"),
         )
     )
+
+
+def visitors_reaching(events: pl.DataFrame, edge, window_start, gap_minutes: int) -> pl.Series:
+    """Visitor keys whose first visit in `events` begins within one gap of `edge` and lasts into the
+    window: that visit may have begun before `edge`, and earlier rows could change it.
+
+    `events` are valid, non-bot rows from `edge` on.
+    """
+    visits = (
+        assign_visits(events.filter(pl.col("visitor_key").is_not_null()), gap_minutes)
+        .group_by("visitor_key", "visit_seq")
+        .agg(pl.col("occurred_at").min().alias("first_at"), pl.col("occurred_at").max().alias("last_at"))
+    )
+    return (
+        visits.filter((pl.col("first_at") <= edge + pl.duration(minutes=gap_minutes)) & (pl.col("last_at") >= window_start))
+        .get_column("visitor_key")
+        .unique()
+        .sort()
+    )
