@@ -20,7 +20,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.database import WRITE_LOCK_KEY, connect
 from flows.extract import extract_with_visit_context
-from flows.load import LoadReport, refresh_summaries, roll_up, write_window
+from flows.load import LoadReport, rebuild_all_time, refresh_summaries, roll_up, write_window
 from flows.settings import Settings, load_settings
 from flows.sql import load_sql
 from flows.windows import Window, day_window
@@ -56,9 +56,17 @@ def finish_range(
     period_types: Sequence[str],
     as_of: datetime | None,
     on_month: Callable[[Window], None] | None = None,
+    rebuild: bool = False,
 ) -> LoadReport:
-    """Roll up the weeks and months containing [start, end) and refresh summaries, a month per transaction."""
+    """Roll up the weeks and months containing [start, end) and refresh summaries, a month per
+    transaction; with `rebuild`, first recompute the items' all-time state from all their hours."""
     report = LoadReport()
+    if rebuild and items:
+        with connect(url, settings) as conn, conn.transaction():
+            conn.execute(load_sql("lock_analytics_writes"), {"lock_key": WRITE_LOCK_KEY})
+            conn.execute("set local timezone = 'UTC'")
+            conn.execute(load_sql("create_staging_tables"))
+            rebuild_all_time(conn, list(items), settings.timezone, report)
     longer = [p for p in period_types if p in ("week", "month")]
     for window in month_windows(start, end, settings.timezone):
         with connect(url, settings) as conn, conn.transaction():
@@ -180,9 +188,11 @@ def backfill_chunk(url: str, settings: Settings, window: Window, roll_up_types: 
 
 
 @task(retries=2, retry_delay_seconds=[10, 60], timeout_seconds=3600, cache_policy=NO_CACHE)
-def finish_backfill(url: str, settings: Settings, start: date, end: date, items: list[str], period_types: list[str], as_of: datetime, backfill_id: str) -> dict:
+def finish_backfill(
+    url: str, settings: Settings, start: date, end: date, items: list[str], period_types: list[str], as_of: datetime, backfill_id: str, rebuild: bool
+) -> dict:
     """Weeks and months containing the range, whole; summaries of touched items; mark the backfill done."""
-    report = finish_range(url, settings, start, end, items, period_types, as_of)
+    report = finish_range(url, settings, start, end, items, period_types, as_of, rebuild=rebuild)
     with connect(url, settings) as conn, conn.transaction():
         conn.execute(load_sql("finish_backfill"), {"backfill_id": backfill_id})
     return report.rows_written
@@ -236,11 +246,14 @@ def backfill(
     event_ids: list[str] | None = None,
     chunk_days: int = 1,
     restart: bool = False,
+    rebuild_all_time: bool = False,
 ) -> dict:
     """Recompute local days [start, end) in chunks, then weeks, months and summaries once.
 
     Hours are always recomputed (every other figure is summed from them); `period_types` picks
     which of day, week and month are rolled up. Rerunning the same parameters resumes.
+    `rebuild_all_time` recomputes the touched items' all-time rows from all their hour rows
+    instead of moving them by deltas: the repair for all-time state changed by hand.
     """
     from flows.runs import prepare_database, scheduled_as_of
 
@@ -272,7 +285,7 @@ def backfill(
             listener(len(results), len(chunks), figures)
 
     touched = sorted({item for figures in results for item in figures.get("items", [])} | set(items or []))
-    finished = finish_backfill(url, settings, start, end, touched, periods, scheduled_as_of(), backfill_id)
+    finished = finish_backfill(url, settings, start, end, touched, periods, scheduled_as_of(), backfill_id, rebuild_all_time)
     written: dict[str, int] = {}
     for figures in results:
         for period, n in figures.get("rows_written", {}).items():

@@ -164,7 +164,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
         remove = add_progress_listener(advance)
         try:
-            report = flow_to_run(start=args.start, end=args.end, period_types=periods, event_ids=items, chunk_days=chunk_days, restart=args.restart)
+            report = flow_to_run(
+                start=args.start, end=args.end, period_types=periods, event_ids=items, chunk_days=chunk_days, restart=args.restart, rebuild_all_time=args.rebuild_all_time
+            )
         finally:
             remove()
     written = ", ".join(f"{k} {v:,}" for k, v in report["rows_written"].items())
@@ -260,6 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--event", nargs="+", metavar="UUID", default=None, help="only these items (default: all)")
     backfill.add_argument("--chunk", default="1d", help="days per chunk, e.g. 1d or 7d (default 1d)")
     backfill.add_argument("--restart", action="store_true", help="start over instead of resuming an unfinished backfill")
+    backfill.add_argument(
+        "--rebuild-all-time",
+        action="store_true",
+        help="recompute the touched items' all-time rows from all their hour rows (repairs all-time state changed by hand; slower)",
+    )
     backfill.add_argument("--dask-address", default=os.environ.get("ANALYTICS_DASK_ADDRESS"), help="run chunks on this Dask scheduler (default: ANALYTICS_DASK_ADDRESS)")
     backfill.add_argument("--dask-workers", type=positive_int, default=None, help="run chunks on a local Dask cluster of this many processes")
     backfill.set_defaults(handler=cmd_backfill)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import polars as pl
 import psycopg
@@ -163,6 +163,20 @@ def replace_hours(
     all_time_rows = complete_all_time(sums, facts)
     write_periods(conn, all_time_rows, new_all_time_breakdowns, "all_time", far_start, far_end, items, report)
     return items
+
+
+def rebuild_all_time(conn: psycopg.Connection, items: list[str], timezone_name: str, report: LoadReport) -> None:
+    """Recompute the all_time rows and all-time visitors of `items` from all their hour rows: the
+    repair for all-time state that deltas cannot heal (its cost grows with history)."""
+    far_start, far_end = datetime(1970, 1, 1, tzinfo=UTC), datetime(1970, 1, 2, tzinfo=UTC)
+    hours, breakdowns = read_periods(conn, "hour", far_start, datetime(9999, 1, 1, tzinfo=UTC), items)
+    empty_rows, empty_breakdowns = pl.DataFrame(schema=PERIOD_METRICS), pl.DataFrame(schema=BREAKDOWNS)
+    sums, all_time_breakdowns = advance_all_time(empty_rows, empty_breakdowns, (empty_rows, empty_breakdowns), (hours, breakdowns), timezone_name)
+    conn.execute(load_sql("clear_visitors"), {"items": items})
+    conn.execute(load_sql("rebuild_visitors"), {"items": items})
+    uniques = pl.DataFrame(conn.execute(load_sql("count_visitors"), {"items": items}).fetchall(), schema={"event_id": pl.String, "unique_views_count": pl.Int64}, orient="row")
+    facts = uniques.join(read_frame(conn, "read_all_time_facts", {"items": items}, VIEW_BOUNDS), on="event_id", how="right")
+    write_periods(conn, complete_all_time(sums, facts), all_time_breakdowns, "all_time", far_start, far_end, items, report)
 
 
 def roll_up(
