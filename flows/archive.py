@@ -211,7 +211,16 @@ def query_archive(archive_root: Path, sql: str) -> tuple[list[str], list[tuple]]
     with duckdb.connect() as conn:
         conn.execute("set TimeZone = 'UTC'")
         conn.execute(_raw_events_view(Path(archive_root)))
+        # Analysts read; they never write files, install extensions or read outside the archive.
+        root = str(Path(archive_root).resolve()).replace("'", "''")
+        conn.execute(f"set allowed_directories = ['{root}/']")
+        conn.execute("set enable_external_access = false")
+        conn.execute("set lock_configuration = true")
         try:
+            kinds = {statement.type for statement in conn.extract_statements(sql)}
+            if kinds - {duckdb.StatementType.SELECT}:
+                names = ", ".join(sorted(kind.name for kind in kinds - {duckdb.StatementType.SELECT}))
+                raise ArchiveQueryError(f"only SELECT queries may run over the archive, not {names}")
             cursor = conn.execute(sql)
             if cursor.description is None:
                 return [], []
