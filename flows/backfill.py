@@ -199,13 +199,18 @@ def finish_backfill(
 
 
 def default_task_runner():
-    """Chunks run one at a time here, or on the Dask cluster named by ANALYTICS_DASK_ADDRESS."""
+    """Chunks on ANALYTICS_BACKFILL_WORKERS threads here (default 2: one chunk extracts and computes
+    while another writes; writes queue on the database lock), or on the Dask cluster named by
+    ANALYTICS_DASK_ADDRESS."""
     address = os.environ.get("ANALYTICS_DASK_ADDRESS")
     if address:
         from prefect_dask import DaskTaskRunner
 
         return DaskTaskRunner(address=address)
-    return ThreadPoolTaskRunner(max_workers=1)
+    workers = os.environ.get("ANALYTICS_BACKFILL_WORKERS", "2")
+    if not workers.isdigit() or int(workers) < 1:
+        raise BackfillError(f"ANALYTICS_BACKFILL_WORKERS={workers!r} is not a whole number above 0; set it to e.g. 2")
+    return ThreadPoolTaskRunner(max_workers=int(workers))
 
 
 def _backfill_run_name() -> str:
