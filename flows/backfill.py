@@ -7,6 +7,7 @@ import json
 import os
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, timedelta
 
@@ -18,9 +19,9 @@ from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.database import WRITE_LOCK_KEY, connect
+from flows.database import connect
 from flows.extract import extract_with_visit_context
-from flows.load import LoadReport, rebuild_all_time, refresh_summaries, roll_up, write_window
+from flows.load import LoadReport, analytics_transaction, rebuild_all_time, refresh_summaries, roll_up, write_window
 from flows.settings import Settings, load_settings
 from flows.sql import load_sql
 from flows.windows import Window, day_window
@@ -55,33 +56,21 @@ def finish_range(
     items: Sequence[str],
     period_types: Sequence[str],
     as_of: datetime | None,
-    on_month: Callable[[Window], None] | None = None,
     rebuild: bool = False,
 ) -> LoadReport:
     """Roll up the weeks and months containing [start, end) and refresh summaries, a month per
     transaction; with `rebuild`, first recompute the items' all-time state from all their hours."""
     report = LoadReport()
     if rebuild and items:
-        with connect(url, settings) as conn, conn.transaction():
-            conn.execute(load_sql("lock_analytics_writes"), {"lock_key": WRITE_LOCK_KEY})
-            conn.execute("set local timezone = 'UTC'")
-            conn.execute(load_sql("create_staging_tables"))
+        with connect(url, settings) as conn, analytics_transaction(conn):
             rebuild_all_time(conn, list(items), settings.timezone, report)
     longer = [p for p in period_types if p in ("week", "month")]
     for window in month_windows(start, end, settings.timezone):
-        with connect(url, settings) as conn, conn.transaction():
-            conn.execute(load_sql("lock_analytics_writes"), {"lock_key": WRITE_LOCK_KEY})
-            conn.execute("set local timezone = 'UTC'")
-            conn.execute(load_sql("create_staging_tables"))
+        with connect(url, settings) as conn, analytics_transaction(conn):
             hours = pl.datetime_range(window.start, window.end, "1h", closed="left", eager=True, time_zone="UTC")
             roll_up(conn, hours, list(items), longer, settings.timezone, report)
-        if on_month:
-            on_month(window)
     if as_of is not None and items:
-        with connect(url, settings) as conn, conn.transaction():
-            conn.execute(load_sql("lock_analytics_writes"), {"lock_key": WRITE_LOCK_KEY})
-            conn.execute("set local timezone = 'UTC'")
-            conn.execute(load_sql("create_staging_tables"))
+        with connect(url, settings) as conn, analytics_transaction(conn):
             refresh_summaries(conn, list(items), as_of, settings.timezone, report)
     report.items = list(items)
     return report
@@ -166,8 +155,9 @@ def backfill_chunk(url: str, settings: Settings, window: Window, roll_up_types: 
     from flows.runs import VISIT_CONTEXT, metric_config
 
     started = time.perf_counter()
-    raw, _ = extract_with_visit_context(url, settings, window.start, window.end, VISIT_CONTEXT, metric_config(settings))
-    result = compute_hours(raw, window.start, window.end, metric_config(settings))
+    config = metric_config(settings)
+    raw, _ = extract_with_visit_context(url, settings, window.start, window.end, VISIT_CONTEXT, config)
+    result = compute_hours(raw, window.start, window.end, config)
     figures = {
         "chunk_start": window.start.isoformat(),
         "chunk_end": window.end.isoformat(),
@@ -291,16 +281,11 @@ def backfill(
 
     touched = sorted({item for figures in results for item in figures.get("items", [])} | set(items or []))
     finished = finish_backfill(url, settings, start, end, touched, periods, scheduled_as_of(), backfill_id, rebuild_all_time)
-    written: dict[str, int] = {}
+    written, rejected = Counter(), Counter()
     for figures in results:
-        for period, n in figures.get("rows_written", {}).items():
-            written[period] = written.get(period, 0) + n
-    for period, n in finished.items():
-        written[period] = written.get(period, 0) + n
-    rejected: dict[str, int] = {}
-    for figures in results:
-        for reason, n in figures.get("rows_rejected", {}).items():
-            rejected[reason] = rejected.get(reason, 0) + n
+        written.update(figures.get("rows_written", {}))
+        rejected.update(figures.get("rows_rejected", {}))
+    written.update(finished)
     report = {
         "start": str(start),
         "end": str(end),
@@ -308,10 +293,10 @@ def backfill(
         "chunks": len(chunks),
         "chunks_resumed": len(chunks) - len(pending),
         "rows_read": sum(f.get("rows_read", 0) for f in results),
-        "rows_rejected": rejected,
+        "rows_rejected": dict(rejected),
         "bot_rows": sum(f.get("bot_rows", 0) for f in results),
         "items_touched": len(touched),
-        "rows_written": written,
+        "rows_written": dict(written),
         "seconds": time.perf_counter() - started,
     }
     create_markdown_artifact(markdown=format_backfill_report(f"backfill {start} → {end}", report), key="backfill-report", description=f"backfill {start} → {end}")

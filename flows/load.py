@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import psycopg
@@ -14,12 +15,14 @@ from flows.database import WRITE_LOCK_KEY
 from flows.sql import load_sql
 from transforms.breakdowns import attach_breakdown_json
 from transforms.metrics import BREAKDOWNS, PERIOD_METRICS, VISITOR_HOURS
-from transforms.periods import build_calendar, local_date
+from transforms.periods import ALL_TIME_START, build_calendar, local_date
 from transforms.pipeline import HourResult
 from transforms.rollups import ALL_TIME_FACTS, advance_all_time, complete_all_time, roll_up_periods
 from transforms.summary import ROLLING_WINDOWS, SUMMARY, add_ratios, as_of_hour, summarise_items
 
 PERIOD_KEYS = ["event_id", "period_type", "period_start"]
+# all_time rows all start at ALL_TIME_START: reading the periods starting in this span reads them.
+ALL_TIME_SPAN = (ALL_TIME_START, ALL_TIME_START + timedelta(days=1))
 VIEW_BOUNDS = pl.Schema({name: dtype for name, dtype in ALL_TIME_FACTS.items() if name != "unique_views_count"})
 STAGE_PERIOD_COLUMNS = [
     *PERIOD_METRICS.names(),
@@ -130,13 +133,12 @@ def replace_hours(
     scope: Sequence[str] | None = None,
 ) -> list[str]:
     """Replace the hour rows and visitor-hours in [start, end) of `scope` (all items when None),
-    keeping all_time rows exact; return the items touched."""
-    result = only_items(result, scope)
+    keeping all_time rows exact; return the items touched. `result` holds only `scope`'s items."""
     old_hours, old_breakdowns = read_periods(conn, "hour", start, end, scope)
     items = sorted(set(old_hours["event_id"].to_list()) | set(result.hours["event_id"].to_list()))
     if not items:
         return []
-    far_start, far_end = datetime(1970, 1, 1, tzinfo=start.tzinfo), datetime(1970, 1, 2, tzinfo=start.tzinfo)
+    far_start, far_end = ALL_TIME_SPAN
     all_time, all_time_breakdowns = read_periods(conn, "all_time", far_start, far_end, items)
     sums, new_all_time_breakdowns = advance_all_time(
         all_time, all_time_breakdowns, (old_hours, old_breakdowns), (result.hours, result.breakdowns), timezone_name
@@ -168,7 +170,7 @@ def replace_hours(
 def rebuild_all_time(conn: psycopg.Connection, items: list[str], timezone_name: str, report: LoadReport) -> None:
     """Recompute the all_time rows and all-time visitors of `items` from all their hour rows: the
     repair for all-time state that deltas cannot heal (its cost grows with history)."""
-    far_start, far_end = datetime(1970, 1, 1, tzinfo=UTC), datetime(1970, 1, 2, tzinfo=UTC)
+    far_start, far_end = ALL_TIME_SPAN
     hours, breakdowns = read_periods(conn, "hour", far_start, datetime(9999, 1, 1, tzinfo=UTC), items)
     empty_rows, empty_breakdowns = pl.DataFrame(schema=PERIOD_METRICS), pl.DataFrame(schema=BREAKDOWNS)
     sums, all_time_breakdowns = advance_all_time(empty_rows, empty_breakdowns, (empty_rows, empty_breakdowns), (hours, breakdowns), timezone_name)
@@ -218,7 +220,7 @@ def refresh_summaries(conn: psycopg.Connection, items: list[str], as_of: datetim
     targets = sorted(set(items) | set(moving))
     if not targets:
         return
-    far_start, far_end = datetime(1970, 1, 1, tzinfo=end.tzinfo), datetime(1970, 1, 2, tzinfo=end.tzinfo)
+    far_start, far_end = ALL_TIME_SPAN
     all_time, all_time_breakdowns = read_periods(conn, "all_time", far_start, far_end, targets)
     longest = max(ROLLING_WINDOWS.values())
     recent_hours, _ = read_periods(conn, "hour", end - longest, end, targets)
@@ -228,6 +230,16 @@ def refresh_summaries(conn: psycopg.Connection, items: list[str], as_of: datetim
     conn.execute("truncate stage_summary")
     copy_frame(conn, "stage_summary", keyed.select(*SUMMARY.names(), "traffic_sources", "device_types"))
     report.rows_written["summary"] = report.rows_written.get("summary", 0) + conn.execute(load_sql("upsert_summaries")).rowcount
+
+
+@contextmanager
+def analytics_transaction(conn: psycopg.Connection) -> Iterator[None]:
+    """One transaction that holds the analytics write lock, reads times in UTC and has the staging tables."""
+    with conn.transaction():
+        conn.execute(load_sql("lock_analytics_writes"), {"lock_key": WRITE_LOCK_KEY})
+        conn.execute("set local timezone = 'UTC'")
+        conn.execute(load_sql("create_staging_tables"))
+        yield
 
 
 def write_window(
@@ -248,10 +260,7 @@ def write_window(
     backfill records the chunk as done there, so that done means written).
     """
     report = LoadReport()
-    with conn.transaction():
-        conn.execute(load_sql("lock_analytics_writes"), {"lock_key": WRITE_LOCK_KEY})
-        conn.execute("set local timezone = 'UTC'")
-        conn.execute(load_sql("create_staging_tables"))
+    with analytics_transaction(conn):
         result = only_items(result, scope)
         items = replace_hours(conn, result, start, end, timezone_name, report, scope)
         hours_in_window = pl.datetime_range(start, end, "1h", closed="left", eager=True, time_zone="UTC")
