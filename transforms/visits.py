@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Context, Decimal, localcontext
+
 import polars as pl
 
 TIME_ON_PAGE_CAP_MS = 30 * 60 * 1000
@@ -11,11 +13,16 @@ EXPLICIT_TIME_ON_PAGE_MAX_SECONDS = 86_400
 TIE_BREAKERS = ("event_id", "event_type", "page_url", "referrer", "user_agent", "time_on_page_seconds", "age_group", "gender")
 
 
-def explicit_time_on_page_ms() -> pl.Expr:
-    """metadata.time_on_page_seconds as whole milliseconds when numeric and within 0..86 400, else null."""
-    seconds = pl.col("time_on_page_seconds").str.strip_chars().cast(pl.Float64, strict=False)
-    valid = seconds.is_finite() & (seconds >= 0) & (seconds <= EXPLICIT_TIME_ON_PAGE_MAX_SECONDS)
-    return pl.when(valid).then((seconds * 1000).round(0).cast(pl.Int64)).otherwise(None)
+def explicit_time_on_page_ms(values: pl.Series) -> pl.Expr:
+    """metadata.time_on_page_seconds as whole milliseconds, truncated, when numeric and within 0..86 400, else null."""
+    distinct = values.drop_nulls().unique()
+    seconds = distinct.str.strip_chars().cast(pl.Float64, strict=False)
+    valid = distinct.filter(seconds.is_finite() & (seconds >= 0) & (seconds <= EXPLICIT_TIME_ON_PAGE_MAX_SECONDS))
+    # Truncated from the decimal text, never through a float: 2.3 s is 2 300 ms, where 2.3 * 1000 in
+    # floating point is 2 299.999…; a 60-digit context keeps every plausible text exact.
+    with localcontext(Context(prec=60)):
+        milliseconds = [int(Decimal(text.strip()).scaleb(3)) for text in valid.to_list()]
+    return pl.col("time_on_page_seconds").replace_strict(valid, pl.Series(milliseconds, dtype=pl.Int64), default=None, return_dtype=pl.Int64)
 
 
 def assign_visits(events: pl.DataFrame, gap_minutes: int) -> pl.DataFrame:
@@ -40,7 +47,7 @@ def assign_visits(events: pl.DataFrame, gap_minutes: int) -> pl.DataFrame:
             pl.when(keyed).then(pl.col("_visit")).otherwise(None).cast(pl.Int64).alias("visit_seq"),
             pl.when(keyed).then(pl.len().over("_visit")).otherwise(None).alias("visit_rows"),
             pl.when(pl.col("event_type") == "view")
-            .then(pl.coalesce(explicit_time_on_page_ms(), measured))
+            .then(pl.coalesce(explicit_time_on_page_ms(events.get_column("time_on_page_seconds")), measured))
             .otherwise(None)
             .cast(pl.Int64)
             .alias("time_on_page_ms"),

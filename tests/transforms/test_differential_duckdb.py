@@ -61,6 +61,7 @@ select
     s.metadata ->> 'age_group' as age_group,
     s.metadata ->> 'gender' as gender,
     try_cast(trim(s.metadata ->> 'time_on_page_seconds') as double) as explicit_seconds,
+    try_cast(trim(s.metadata ->> 'time_on_page_seconds') as decimal(18, 6)) as explicit_decimal,
     s.page_url,
     s.referrer,
     s.id as row_id
@@ -96,7 +97,7 @@ select
     c.*,
     case
         when c.event_type <> 'view' then null
-        when isfinite(c.explicit_seconds) and c.explicit_seconds between 0 and 86400 then round(c.explicit_seconds * 1000)::bigint
+        when isfinite(c.explicit_seconds) and c.explicit_seconds between 0 and 86400 then trunc(c.explicit_decimal * 1000)::bigint
         when v.next_in_visit is not null then least((epoch_us(v.next_in_visit) - epoch_us(c.occurred_at)) // 1000, 1800000)
     end as time_ms
 from counted c

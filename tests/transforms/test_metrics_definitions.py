@@ -393,7 +393,19 @@ def test_visit_crossing_a_paris_day_edge_belongs_to_the_local_day_of_its_first_v
 
 
 INVALID_EXPLICIT = ["abc", "-5", "90000", "NaN", "inf", "", "86400.5", "-0.001"]
-VALID_EXPLICIT = [("42", 42_000), ("12.5", 12_500), ("0", 0), ("86400", 86_400_000), (" 7 ", 7_000)]
+VALID_EXPLICIT = [
+    ("42", 42_000),
+    ("12.5", 12_500),
+    ("0", 0),
+    ("86400", 86_400_000),
+    (" 7 ", 7_000),
+    # Whole milliseconds, truncated, from the decimal text (2.3 * 1000 is 2299.999... in floating point).
+    ("2.3", 2_300),
+    ("1.001", 1_001),
+    ("0.0019", 1),
+    ("12.3456789", 12_345),
+    ("1e3", 1_000_000),
+]
 
 
 @pytest.mark.parametrize(
