@@ -1,0 +1,63 @@
+"""Every copy of the period-metric and summary column lists agrees: the Polars schemas, the staging
+DDL, the three lists of each upsert and the tables the migrations create."""
+
+from __future__ import annotations
+
+import re
+
+import psycopg
+import pytest
+
+from flows.load import STAGE_PERIOD_COLUMNS
+from flows.sql import load_sql
+from transforms.summary import SUMMARY
+
+SUMMARY_COLUMNS = [*SUMMARY.names(), "traffic_sources", "device_types"]
+UPSERTS = {
+    "upsert_period_rows": ("event_analytics", "stage_periods", STAGE_PERIOD_COLUMNS, ["event_id", "period_type", "period_start"]),
+    "upsert_summaries": ("event_analytics_summary", "stage_summary", SUMMARY_COLUMNS, ["event_id"]),
+}
+
+
+def names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def upsert_lists(sql: str, target: str, stage: str) -> dict[str, list[str]]:
+    """The column lists one upsert statement spells out."""
+    sql = re.sub(r"--[^\n]*", "", sql)
+    inserted = re.search(rf"insert into {target} as \w+ \((.*?)\)\s*select", sql, re.S)
+    selected = re.search(rf"select(.*?)from {stage}", sql, re.S)
+    updated = re.findall(r"(\w+) = excluded\.(\w+)", sql)
+    assert inserted and selected, f"cannot read the column lists of the upsert into {target}"
+    assert all(left == right for left, right in updated), f"a column is set from another one: {updated}"
+    lists = {"insert": names(inserted.group(1)), "select": names(selected.group(1)), "update": [left for left, _ in updated]}
+    unchanged = re.search(r"where \((.*?)\) is distinct from \((.*?)\)", sql, re.S)
+    if unchanged:
+        lists["compare stored"] = [n.removeprefix("a.") for n in names(unchanged.group(1))]
+        lists["compare new"] = [n.removeprefix("excluded.") for n in names(unchanged.group(2))]
+    return lists
+
+
+@pytest.mark.parametrize("statement", UPSERTS, ids=list(UPSERTS))
+def test_upsert_lists_match_the_staged_columns(statement: str) -> None:
+    target, stage, columns, keys = UPSERTS[statement]
+    lists = upsert_lists(load_sql(statement), target, stage)
+    assert lists["insert"] == columns
+    assert lists["select"] == columns
+    assert lists["update"] == [c for c in columns if c not in keys]
+    for side in ("compare stored", "compare new"):
+        if side in lists:
+            assert lists[side] == [c for c in columns if c not in keys and c != "as_of"], side
+
+
+def test_staging_tables_and_target_tables_have_every_column(database_url: str) -> None:
+    with psycopg.connect(database_url) as conn, conn.transaction():
+        conn.execute(load_sql("create_staging_tables"))
+        for target, stage, columns, _ in UPSERTS.values():
+            staged = [row[0] for row in conn.execute(
+                "select attname from pg_attribute where attrelid = %s::regclass and attnum > 0 and not attisdropped order by attnum", (stage,)
+            )]
+            assert staged == columns, stage
+            stored = {row[0] for row in conn.execute("select column_name from information_schema.columns where table_name = %s", (target,))}
+            assert set(columns) <= stored, f"{target} lacks {sorted(set(columns) - stored)}"
