@@ -1,7 +1,5 @@
--- Raw rows of [$1, $2): only the columns the metrics need, metadata keys read one by one, and the
--- row's id, so that archived copies of these very rows can be left out (flows/extract.py).
+-- Raw rows of [$1, $2): only the columns the metrics need, metadata keys read one by one.
 select
-    id::text as id,
     event_id::text as event_id,
     event_type,
     coalesce(user_id::text, session_id) as visitor_key,

@@ -13,7 +13,16 @@ import psycopg
 import pytest
 
 from data.sample import generate_sample
-from flows.archive import MANIFEST_NAME, ArchiveIntegrityError, partition_dir, read_archived_events
+from flows.archive import (
+    ARCHIVED_EVENTS,
+    MANIFEST_NAME,
+    ArchiveIntegrityError,
+    archive_month,
+    partition_dir,
+    read_archived_events,
+    read_archived_ids,
+    record_unlisted_parts,
+)
 from flows.cli import main
 from flows.extract import extract_events
 from flows.retention import retention
@@ -132,3 +141,22 @@ def test_archive_query_reads_unverified_parts_and_says_so(archived: Settings, ca
     assert f"{part} fails verification" in captured.err
     assert "part-copy.parquet is not in the manifest" in captured.err
     assert "n" in captured.out
+
+
+def test_parts_without_a_manifest_are_refused_until_recorded(tmp_path: Path) -> None:
+    """An archive written before checksums were recorded is refused, then read once its parts are recorded."""
+    rows = pl.DataFrame(
+        {"id": ["00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"]}
+    ).with_columns(
+        pl.lit(datetime(2026, 1, 5, tzinfo=UTC)).alias("timestamp"),
+        *[pl.lit(None, dtype=pl.String).alias(name) for name in ARCHIVED_EVENTS if name not in ("id", "timestamp")],
+    )
+    archive_month(tmp_path, "2026-01", rows.select(ARCHIVED_EVENTS.names()).cast(ARCHIVED_EVENTS))
+    manifest = partition_dir(tmp_path, "2026-01") / MANIFEST_NAME
+    manifest.unlink()
+
+    with pytest.raises(ArchiveIntegrityError, match=f"holds 1 parts but no {MANIFEST_NAME}.*python -m flows.archive record"):
+        read_archived_ids(tmp_path, "2026-01")
+
+    assert len(record_unlisted_parts(tmp_path, "2026-01")) == 1
+    assert sorted(read_archived_ids(tmp_path, "2026-01").to_list()) == rows.get_column("id").to_list()

@@ -28,28 +28,32 @@ def settings(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     return load_settings()
 
 
+@pytest.mark.parametrize("archived_before_the_read", [True, False], ids=["archived-before-the-read", "first-part-during-the-read"])
 def test_a_delete_between_the_database_read_and_the_archive_read_counts_each_row_once(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, archived_before_the_read: bool
 ) -> None:
     """Retention's delete commits, in its own connection, right after the raw rows were read."""
     url, root = settings.database_url, settings.archive_root
     start, end = JANUARY[0] + timedelta(days=10), JANUARY[1] + timedelta(days=10)
     expected = extract_raw_events(url, start, end)
-    # January is archived and verified, not deleted yet: the state retention is in just before its delete.
     rows = select_rows(url, settings, *JANUARY)
-    archive_month(root, "2026-01", rows)
-    verified = verify_month(root, "2026-01", rows)
 
+    def archive_january():
+        archive_month(root, "2026-01", rows)
+        return verify_month(root, "2026-01", rows)
+
+    # Archived and verified, not deleted yet: the state retention is in just before its delete.
+    verified = archive_january() if archived_before_the_read else None
     deleted: list[int] = []
-    list_parts = extract_module.partition_files
+    read_rows = extract_module.extract_raw_events
 
-    def delete_then_list(*args, **kwargs):
-        # The first look at the archive comes after the database rows were read, in old and new code alike.
+    def read_then_delete(*args, **kwargs):
+        read = read_rows(*args, **kwargs)
         if not deleted:
-            deleted.append(delete_rows(url, settings, rows, verified, *JANUARY))
-        return list_parts(*args, **kwargs)
+            deleted.append(delete_rows(url, settings, rows, verified or archive_january(), *JANUARY))
+        return read
 
-    monkeypatch.setattr(extract_module, "partition_files", delete_then_list)
+    monkeypatch.setattr(extract_module, "extract_raw_events", read_then_delete)
 
     extracted = extract_events(url, settings, start, end)
 
