@@ -192,26 +192,55 @@ def cmd_retention(args: argparse.Namespace) -> int:
     return 0
 
 
+# Shown escaped rather than obeyed: C0 and C1 controls (ESC starts colours, cursor moves and
+# hyperlinks), DEL, line and paragraph separators, and the bidi controls that reorder what follows.
+_UNPRINTABLE = {
+    *range(0x00, 0x20),
+    *range(0x7F, 0xA0),
+    0x061C,
+    0x200E,
+    0x200F,
+    0x2028,
+    0x2029,
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+}
+_ESCAPES = {code: (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}") for code in _UNPRINTABLE}
+
+
+def printable(value: object) -> str:
+    """A stored value as plain text for a terminal: control characters escaped, NULL as empty."""
+    return "" if value is None else str(value).translate(_ESCAPES)
+
+
 def cmd_archive_query(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    from flows.archive import ArchiveQueryError, query_archive
+    from flows.archive import ArchiveQueryError, check_archive, query_archive
 
     settings = _settings()
+    if args.timeout > 86_400:
+        raise UsageError(f"archive query: --timeout {args.timeout} is more than a day; pass at most 86400 seconds")
+    # Analysts may read parts that fail verification; they are told which.
+    for problem in check_archive(settings.archive_root):
+        print(f"analytics archive query: warning: {printable(problem)}", file=sys.stderr)
     try:
-        columns, rows = query_archive(settings.archive_root, args.sql)
+        answer = query_archive(settings.archive_root, args.sql, limit=args.limit, timeout_seconds=args.timeout)
     except ArchiveQueryError as exc:
-        raise UsageError(f"archive query: {exc}") from None
+        raise UsageError(f"archive query: {printable(exc)}") from None
+    # Text cells, never markup: a stored "[/x]" is printed as it is.
     table = Table()
-    for column in columns:
-        table.add_column(column)
-    for row in rows[: args.limit]:
-        table.add_row(*["" if value is None else str(value) for value in row])
-    Console().print(table)
-    print(f"{len(rows):,} rows from the archive at {settings.archive_root}")
-    if len(rows) > args.limit:
-        print(f"({len(rows) - args.limit:,} more rows not shown; raise --limit or aggregate)")
+    for column in answer.columns:
+        table.add_column(Text(printable(column)))
+    for row in answer.rows:
+        table.add_row(*[Text(printable(value)) for value in row])
+    Console(markup=False, highlight=False, emoji=False).print(table)
+    if answer.truncated:
+        print(f"only the first {args.limit:,} rows are shown; the query returns more (raise --limit, or aggregate)")
+    else:
+        print(f"{len(answer.rows):,} rows from the archive at {settings.archive_root}")
     return 0
 
 
@@ -287,7 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     archive = commands.add_parser("archive", help="the Parquet archive of purged raw rows").add_subparsers(dest="archive_command", required=True, parser_class=_Parser)
     query = archive.add_parser("query", help="run DuckDB SQL over the archive (a view named raw_events) and print a table")
     query.add_argument("sql", help='e.g. "select month, count(*) from raw_events group by 1 order by 1"')
-    query.add_argument("--limit", type=positive_int, default=50, help="rows printed at most (default 50)")
+    query.add_argument("--limit", type=positive_int, default=1_000, help="rows printed at most (default 1000); no more are read")
+    query.add_argument("--timeout", type=positive_int, default=60, help="seconds before the query is stopped (default 60)")
     query.set_defaults(handler=cmd_archive_query)
 
     run = commands.add_parser("run", help="run a flow once, now")

@@ -38,21 +38,34 @@ def extract_with_visit_context(
 
 def extract_events(url: str, settings: Settings, start: datetime, end: datetime) -> pl.DataFrame:
     """Raw rows of [start, end) from the database and, for purged ranges, from the Parquet archive."""
-    rows = extract_raw_events(url, start, end, settings.statement_timeout_seconds)
-    if not any(partition_files(settings.archive_root, month) for month in months_overlapping(start, end)):
-        return rows
-    from flows.retention import select_ids
+    months = months_overlapping(start, end)
 
-    # A row can be in both between archiving and deleting (or after a crash there): count it once.
-    archived = read_archived_events(settings.archive_root, start, end, exclude_ids=select_ids(url, settings, start, end))
-    return pl.concat([rows, archived])
+    def archive_touches_range() -> bool:
+        return any(partition_files(settings.archive_root, month) for month in months)
+
+    # Ids cost a text column per row, so they are read only where the archive may hold copies.
+    rows = extract_raw_events(url, start, end, settings.statement_timeout_seconds, with_ids=archive_touches_range())
+    # The archive is looked at only after the database read: a row deleted since then was archived
+    # before its delete committed, and a row archived but not deleted yet has its id among `rows`.
+    if not archive_touches_range():
+        return rows.drop("id", strict=False)
+    if "id" not in rows.columns:
+        # The first part of these months was written during the read: read again, with ids.
+        rows = extract_raw_events(url, start, end, settings.statement_timeout_seconds, with_ids=True)
+    # The ids come from the same statement, so the same snapshot, as the rows: a row is counted once
+    # even when retention archives or deletes it meanwhile, with no lock shared with retention.
+    archived = read_archived_events(settings.archive_root, start, end, exclude_ids=rows.get_column("id"))
+    return pl.concat([rows.drop("id"), archived])
 
 
-def extract_raw_events(url: str, start: datetime, end: datetime, statement_timeout_seconds: int = 600) -> pl.DataFrame:
-    """Raw rows with start <= timestamp < end, in the RAW_EVENTS shape."""
+def extract_raw_events(url: str, start: datetime, end: datetime, statement_timeout_seconds: int = 600, with_ids: bool = False) -> pl.DataFrame:
+    """Raw rows with start <= timestamp < end, in the RAW_EVENTS shape; with each row's id first when `with_ids`."""
+    query = "extract_raw_events_with_ids" if with_ids else "extract_raw_events"
     with adbc.connect(url) as conn:
         with conn.cursor() as cursor:
             cursor.execute(f"set statement_timeout = {int(statement_timeout_seconds) * 1000}")
-            cursor.execute(load_sql("extract_raw_events"), (start, end))
+            cursor.execute(load_sql(query), (start, end))
             table = cursor.fetch_arrow_table()
+    if with_ids:
+        return pl.from_arrow(table).cast({"id": pl.String, **RAW_EVENTS}).select("id", *RAW_EVENTS.names())
     return pl.from_arrow(table).cast(RAW_EVENTS)

@@ -13,6 +13,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.database import connect
 from flows.settings import Settings
 from flows.sql import load_sql
+from transforms.validation import EARLIEST_TIMESTAMP, LATEST_TIMESTAMP
 
 PERIOD_ORDER = ("hour", "day", "week", "month", "all_time", "summary")
 
@@ -35,6 +36,7 @@ def format_run_report(title: str, figures: dict[str, Any]) -> str:
         f"| bots left out | {figures.get('bot_rows', 0):,} |",
         f"| counted | {figures.get('rows_counted', 0):,} |",
         f"| without a timestamp in the whole table (never in any window, kept) | {figures.get('rows_without_timestamp_in_table', 0):,} |",
+        f"| dated outside {EARLIEST_TIMESTAMP:%Y}–{LATEST_TIMESTAMP:%Y} in the whole table (never in any window, kept) | {figures.get('rows_out_of_range_in_table', 0):,} |",
         "",
         f"**Items touched** {figures.get('items_touched', 0):,}",
         "",

@@ -22,6 +22,7 @@ from prefect.runtime import flow_run
 from flows.archive import (
     ARCHIVED_EVENTS,
     ArchivedMonth,
+    ArchiveIntegrityError,
     ArchiveVerificationError,
     Checksum,
     archive_month,
@@ -35,10 +36,14 @@ from flows.runs import prepare_database
 from flows.settings import Settings, load_settings
 from flows.sql import load_sql
 from flows.windows import ensure_utc
+from transforms.validation import EARLIEST_TIMESTAMP, LATEST_TIMESTAMP
 
 # Session-level, held for a whole run: months are archived by one run at a time.
 RETENTION_LOCK_KEY = 7_361_208_003
 ARTIFACT_KEY = "retention-run-report"
+# How far ahead of the clock an as_of may be: a scheduler's and a worker's clocks may drift apart a
+# little, but an as_of beyond that would archive, delete and anonymise rows before their age.
+FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
 class RetentionError(RuntimeError):
@@ -53,18 +58,26 @@ class Cutoffs:
     anonymise_before: datetime
 
 
-def retention_cutoffs(as_of: datetime, settings: Settings) -> Cutoffs:
-    """The two cut-offs of a run at as_of; refuse settings that would archive full addresses."""
+def retention_cutoffs(as_of: datetime, settings: Settings, now: datetime) -> Cutoffs:
+    """The two cut-offs of a run at as_of, never later than the clock (`now`) allows; refuse a future
+    as_of, and settings that would archive full addresses."""
     if settings.anonymise_after_days > settings.retention_days:
         raise RetentionError(
             f"retention: ANALYTICS_ANONYMISE_AFTER_DAYS={settings.anonymise_after_days} is above "
             f"ANALYTICS_RETENTION_DAYS={settings.retention_days}, so rows would be archived with full IP addresses; "
             f"set it to {settings.retention_days} or less"
         )
-    as_of = ensure_utc(as_of)
+    as_of, now = ensure_utc(as_of), ensure_utc(now)
+    if as_of > now + FUTURE_TOLERANCE:
+        raise RetentionError(
+            f"retention: as_of {as_of.isoformat()} is in the future (the clock says {now.isoformat(timespec='seconds')}), "
+            "and would archive, delete and anonymise rows before their age; pass an instant not after now, or none for now"
+        )
+    # Within the tolerance too, no row younger than its configured age by the real clock is touched.
+    reference = min(as_of, now)
     return Cutoffs(
-        archive_before=as_of - timedelta(days=settings.retention_days),
-        anonymise_before=as_of - timedelta(days=settings.anonymise_after_days),
+        archive_before=reference - timedelta(days=settings.retention_days),
+        anonymise_before=reference - timedelta(days=settings.anonymise_after_days),
     )
 
 
@@ -75,15 +88,19 @@ def month_range(month: str, before: datetime) -> tuple[datetime, datetime]:
 
 
 def count_rows_to_archive(url: str, settings: Settings, before: datetime) -> dict[str, int]:
-    """Rows past the archive cut-off per UTC month."""
+    """Rows past the archive cut-off per UTC month (rows the calendar cannot place never are)."""
     with connect(url, settings) as conn:
-        return dict(conn.execute(load_sql("retention_count_rows_to_archive"), {"before": before}).fetchall())
+        return dict(conn.execute(load_sql("retention_count_rows_to_archive"), _placed_before(before)).fetchall())
 
 
 def count_addresses_to_anonymise(url: str, settings: Settings, before: datetime) -> dict[str, int]:
     """Rows per UTC month whose address the anonymisation step would cut."""
     with connect(url, settings) as conn:
-        return dict(conn.execute(load_sql("retention_count_addresses_to_anonymise"), {"before": before}).fetchall())
+        return dict(conn.execute(load_sql("retention_count_addresses_to_anonymise"), _placed_before(before)).fetchall())
+
+
+def _placed_before(before: datetime) -> dict[str, datetime]:
+    return {"earliest": EARLIEST_TIMESTAMP, "before": before}
 
 
 def select_rows(url: str, settings: Settings, start: datetime, end: datetime) -> pl.DataFrame:
@@ -118,12 +135,11 @@ def delete_rows(url: str, settings: Settings, rows: pl.DataFrame, verified: Chec
 def anonymise_addresses(url: str, settings: Settings, before: datetime) -> dict[str, int]:
     """Cut the addresses of rows older than `before`, in one transaction; return rows changed per UTC month."""
     with connect(url, settings) as conn, conn.transaction():
-        return dict(conn.execute(load_sql("retention_anonymise_addresses"), {"before": before}).fetchall())
+        return dict(conn.execute(load_sql("retention_anonymise_addresses"), _placed_before(before)).fetchall())
 
 
-def plan_retention(url: str, settings: Settings, as_of: datetime) -> dict[str, Any]:
-    """What a run at as_of would do, per month, without writing anything to the database or the archive."""
-    cutoffs = retention_cutoffs(as_of, settings)
+def plan_retention(url: str, settings: Settings, cutoffs: Cutoffs) -> dict[str, Any]:
+    """What a run with these cut-offs would do, per month, without writing anything to the database or the archive."""
     to_archive = count_rows_to_archive(url, settings, cutoffs.archive_before)
     to_anonymise = count_addresses_to_anonymise(url, settings, cutoffs.anonymise_before)
     months = []
@@ -157,20 +173,20 @@ def _fetch_arrow(url: str, settings: Settings, query: str, start: datetime, end:
 
 
 def _retry_unless_refused(_task: Any, _task_run: Any, state: Any) -> bool:
-    """Retry transient failures, not a deliberate refusal (retrying it would refuse again)."""
+    """Retry transient failures, not a deliberate refusal or a damaged archive (retrying would refuse again)."""
     try:
         state.result()
-    except RetentionError:
+    except (RetentionError, ArchiveIntegrityError):
         return False
     except Exception:
         return True
     return True
 
 
-@task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=1800, cache_policy=NO_CACHE)
-def plan_run(url: str, settings: Settings, as_of: datetime) -> dict[str, Any]:
+@task(retries=2, retry_delay_seconds=[5, 30], retry_condition_fn=_retry_unless_refused, timeout_seconds=1800, cache_policy=NO_CACHE)
+def plan_run(url: str, settings: Settings, cutoffs: Cutoffs) -> dict[str, Any]:
     """What the run would do per month (reads only)."""
-    return plan_retention(url, settings, as_of)
+    return plan_retention(url, settings, cutoffs)
 
 
 @task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=1800, cache_policy=NO_CACHE)
@@ -191,7 +207,14 @@ def select_month_rows(url: str, settings: Settings, month: str, start: datetime,
     return select_rows(url, settings, start, end)
 
 
-@task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=1800, cache_policy=NO_CACHE, task_run_name="archive-{month}")
+@task(
+    retries=2,
+    retry_delay_seconds=[5, 30],
+    retry_condition_fn=_retry_unless_refused,
+    timeout_seconds=1800,
+    cache_policy=NO_CACHE,
+    task_run_name="archive-{month}",
+)
 def write_month_archive(archive_root: Path, month: str, rows: pl.DataFrame) -> ArchivedMonth:
     """Write the month's rows not archived yet to a new Parquet part."""
     return archive_month(archive_root, month, rows)
@@ -261,23 +284,26 @@ def hold_retention_lock(url: str, settings: Settings) -> Iterator[None]:
 def retention(dry_run: bool = False, as_of: datetime | None = None) -> dict[str, Any]:
     """Anonymise addresses past the shorter period, then archive, verify and delete raw rows past retention, a month at a time."""
     settings = load_settings()
-    as_of = ensure_utc(as_of) if as_of else datetime.now(UTC)
-    cutoffs = retention_cutoffs(as_of, settings)
+    now = datetime.now(UTC)
+    as_of = ensure_utc(as_of) if as_of else now
+    # Before anything is read: a deployment run may pass any as_of.
+    cutoffs = retention_cutoffs(as_of, settings, now=now)
     logger = get_run_logger()
     started, started_at = time.perf_counter(), datetime.now(UTC)
-    url, without_timestamp = prepare_database(settings)
+    url, unplaceable = prepare_database(settings)
     report: dict[str, Any] = {
         "dry_run": dry_run,
         "as_of": as_of.isoformat(),
         "archive_before": cutoffs.archive_before.isoformat(),
         "anonymise_before": cutoffs.anonymise_before.isoformat(),
         "archive_root": str(settings.archive_root),
-        "rows_without_timestamp_kept": without_timestamp,
+        "rows_without_timestamp_kept": unplaceable["missing_timestamp"],
+        "rows_out_of_range_kept": unplaceable["timestamp_out_of_range"],
         "months": [],
     }
     try:
         if dry_run:
-            report["months"] = plan_run(url, settings, as_of)["months"]
+            report["months"] = plan_run(url, settings, cutoffs)["months"]
         else:
             with hold_retention_lock(url, settings):
                 apply_retention(url, settings, cutoffs, report["months"])
@@ -380,7 +406,11 @@ def render_report(report: dict[str, Any]) -> str:
         lines.append("| " + " | ".join(_cell(month.get(key)) for _, key in columns) + " |")
     totals = report.get("totals", {})
     lines.append("| **total** | " + " | ".join(_cell(totals.get(key)) for _, key in columns[1:]) + " |")
-    lines += ["", f"Rows without a timestamp, kept in the database: {report['rows_without_timestamp_kept']}."]
+    lines += [
+        "",
+        f"Rows without a timestamp, kept in the database: {report['rows_without_timestamp_kept']}.",
+        f"Rows dated outside {EARLIEST_TIMESTAMP:%Y}–{LATEST_TIMESTAMP:%Y} (timestamp out of range), kept in the database untouched: {report.get('rows_out_of_range_kept', 0)}.",
+    ]
     if report.get("error"):
         lines += ["", f"**Failed:** {report['error']}"]
     return "\n".join(lines) + "\n"

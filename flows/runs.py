@@ -21,6 +21,7 @@ from flows.settings import Settings, load_settings
 from flows.sql import load_sql
 from flows.windows import Window, day_window, ensure_utc, hourly_window, previous_day
 from transforms.pipeline import HourResult, MetricConfig, compute_hours
+from transforms.validation import EARLIEST_TIMESTAMP, LATEST_TIMESTAMP
 
 # Rows this long before and after a window are read too, so that visits crossing its edges are
 # whole; visits still going at the lower edge are followed further back (extract_with_visit_context).
@@ -59,13 +60,14 @@ def refresh_top_events(url: str, settings: Settings) -> None:
 
 
 @task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=300, cache_policy=NO_CACHE)
-def prepare_database(settings: Settings) -> tuple[str, int]:
-    """The database URL, after checking the schema is migrated; and rows no window can hold."""
+def prepare_database(settings: Settings) -> tuple[str, dict[str, int]]:
+    """The database URL, after checking the schema is migrated; and rows no window can hold, by reason."""
     url = resolve_database_url(settings)
     with connect(url, settings) as conn:
         require_migrated(conn)
-        without_timestamp = conn.execute(load_sql("count_rows_without_timestamp")).fetchone()[0]
-    return url, without_timestamp
+        bounds = {"earliest": EARLIEST_TIMESTAMP, "latest": LATEST_TIMESTAMP}
+        without_timestamp, out_of_range = conn.execute(load_sql("count_rows_without_timestamp"), bounds).fetchone()
+    return url, {"missing_timestamp": without_timestamp, "timestamp_out_of_range": out_of_range}
 
 
 def summarise_figures(figures: dict[str, Any]) -> str:
@@ -136,9 +138,10 @@ def hourly(as_of: datetime | None = None, lookback_hours: int | None = None) -> 
         raise ValueError(f"hourly: lookback_hours {lookback} is negative; pass 0 or more")
     window = hourly_window(as_of, lookback, settings.timezone)
     logger = get_run_logger()
-    url, without_timestamp = prepare_database(settings)
+    url, unplaceable = prepare_database(settings)
     figures, items = run_window(settings, url, window, ["day"], as_of)
-    figures["rows_without_timestamp_in_table"] = without_timestamp
+    figures["rows_without_timestamp_in_table"] = unplaceable["missing_timestamp"]
+    figures["rows_out_of_range_in_table"] = unplaceable["timestamp_out_of_range"]
     title = f"hourly {window.label('range')}"
     logger.info("%s: %s", title, summarise_figures(figures))
     publish_run_report(url, settings, "hourly", title, figures, items, started_at)
@@ -153,10 +156,11 @@ def daily(as_of: datetime | None = None) -> dict[str, Any]:
     as_of = ensure_utc(as_of) if as_of else scheduled_as_of()
     window = day_window(previous_day(as_of, settings.timezone), settings.timezone)
     logger = get_run_logger()
-    url, without_timestamp = prepare_database(settings)
+    url, unplaceable = prepare_database(settings)
     figures, items = run_window(settings, url, window, ["day", "week", "month"], as_of)
     refresh_top_events(url, settings)
-    figures["rows_without_timestamp_in_table"] = without_timestamp
+    figures["rows_without_timestamp_in_table"] = unplaceable["missing_timestamp"]
+    figures["rows_out_of_range_in_table"] = unplaceable["timestamp_out_of_range"]
     title = f"daily {window.label('range')}"
     logger.info("%s: %s", title, summarise_figures(figures))
     publish_run_report(url, settings, "daily", title, figures, items, started_at)

@@ -15,13 +15,20 @@ EARLIEST_TIMESTAMP = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST_TIMESTAMP = datetime(2200, 1, 1, tzinfo=UTC)
 
 # Checked in this order; a row is counted under the first reason that applies.
-REJECTION_REASONS = ("missing_timestamp", "missing_item", "unknown_type")
+REJECTION_REASONS = ("missing_timestamp", "timestamp_out_of_range", "missing_item", "unknown_type")
+
+
+def is_placeable(column: str = "occurred_at") -> pl.Expr:
+    """Whether a timestamp lies in [EARLIEST_TIMESTAMP, LATEST_TIMESTAMP)."""
+    return (pl.col(column) >= EARLIEST_TIMESTAMP) & (pl.col(column) < LATEST_TIMESTAMP)
 
 
 def _rejection_reason() -> pl.Expr:
     return (
         pl.when(pl.col("occurred_at").is_null())
         .then(pl.lit("missing_timestamp"))
+        .when(~is_placeable())
+        .then(pl.lit("timestamp_out_of_range"))
         .when(pl.col("event_id").is_null())
         .then(pl.lit("missing_item"))
         .when(~pl.col("event_type").is_in(EVENT_TYPES) | pl.col("event_type").is_null())

@@ -18,6 +18,7 @@ import flows.retention as retention_module
 from data.sample import generate_sample
 from flows.archive import (
     ARCHIVED_EVENTS,
+    MANIFEST_NAME,
     ArchiveQueryError,
     ArchiveVerificationError,
     Checksum,
@@ -26,6 +27,7 @@ from flows.archive import (
     query_archive,
     read_archived_events,
     read_archived_rows,
+    read_manifest,
     verify_month,
 )
 from flows.extract import extract_raw_events
@@ -61,7 +63,7 @@ def fetch_ids(url: str, where: str = "true") -> set[str]:
 
 
 def archived_ids(root: Path) -> list[str]:
-    return [row[0] for row in query_archive(root, "select id from raw_events")[1]]
+    return [row[0] for row in query_archive(root, "select id from raw_events", limit=1_000_000).rows]
 
 
 def archive_files(root: Path) -> list[str]:
@@ -177,7 +179,7 @@ def test_a_crash_between_write_and_delete_neither_duplicates_nor_loses_rows(samp
     # A write that died before its rename leaves a temporary file, never a part.
     leftover = root / "month=2026-01" / ".tmp-part-20260120T000000Z-20260121T000000Z-000000000000.parquet.writing"
     leftover.write_bytes(b"half a parquet file")
-    plan = plan_retention(url, sampled, END)
+    plan = plan_retention(url, sampled, retention_cutoffs(END, sampled, now=END))
     assert sum(m["rows_already_archived"] for m in plan["months"]) == len(written)
 
     monkeypatch.setattr(retention_module, "delete_archived_rows", delete_task)
@@ -226,7 +228,9 @@ def test_a_failed_verification_deletes_nothing(sampled: Settings, monkeypatch: p
     assert old
     # The part that failed is set aside, so the next run writes it afresh.
     assert archived_ids(sampled.archive_root) == []
-    assert [path.name.startswith(".rejected-part-") for path in (sampled.archive_root / "month=2026-01").iterdir()] == [True]
+    kept = [path.name for path in (sampled.archive_root / "month=2026-01").iterdir() if path.name != MANIFEST_NAME]
+    assert [name.startswith(".rejected-part-") for name in kept] == [True]
+    assert read_manifest(sampled.archive_root, "2026-01") == {}
 
     monkeypatch.setattr(archive, "read_archived_rows", reader)
     report = retention(as_of=END)
@@ -308,10 +312,10 @@ def test_a_dry_run_writes_nothing_and_says_what_would_happen(sampled: Settings) 
 @pytest.mark.usefixtures("prefect_server")
 def test_the_archive_answers_queries(sampled: Settings) -> None:
     root = sampled.archive_root
-    assert query_archive(root, "select count(*) as n from raw_events") == (["n"], [(0,)])
+    assert query_archive(root, "select count(*) as n from raw_events") == (["n"], [(0,)], False)
     report = retention(as_of=END)
 
-    columns, rows = query_archive(
+    columns, rows, _ = query_archive(
         root, "select month, count(*) as n, count(distinct id) as ids from raw_events group by month order by month"
     )
 
@@ -417,9 +421,10 @@ def test_a_refused_delete_is_not_retried_but_a_lost_connection_is() -> None:
     from prefect.states import Failed
 
     assert retention_module._retry_unless_refused(None, None, Failed(data=RetentionError("rows differ"))) is False
+    assert retention_module._retry_unless_refused(None, None, Failed(data=archive.ArchiveIntegrityError("part damaged"))) is False
     assert retention_module._retry_unless_refused(None, None, Failed(data=OSError("connection reset"))) is True
 
 
 def test_settings_that_would_archive_full_addresses_are_refused() -> None:
     with pytest.raises(RetentionError, match="ANALYTICS_ANONYMISE_AFTER_DAYS=120 .* set it to 90 or less"):
-        retention_cutoffs(END, Settings(retention_days=90, anonymise_after_days=120))
+        retention_cutoffs(END, Settings(retention_days=90, anonymise_after_days=120), now=END)

@@ -23,7 +23,7 @@ from tests.transforms.factories import (
 from transforms.metrics import BREAKDOWNS, PERIOD_METRICS
 from transforms.rollups import advance_all_time, peak_of, roll_up_periods
 from transforms.summary import add_ratios
-from transforms.validation import REJECTION_REASONS, split_rejected
+from transforms.validation import EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, REJECTION_REASONS, split_rejected
 
 HOUR = timedelta(hours=1)
 MINUTE = timedelta(minutes=1)
@@ -750,8 +750,13 @@ def test_item_with_only_clicks_has_zero_uniques_null_ratios_and_no_breakdowns() 
         ([{"occurred_at": None, "event_id": None, "event_type": "hover"}], {"missing_timestamp": 1}),
         ([{"event_id": None, "event_type": "scroll"}], {"missing_item": 1}),
         ([{}, {"event_type": "click"}], {}),
+        (
+            [{"occurred_at": datetime(9999, 6, 1, tzinfo=UTC)}, {"occurred_at": datetime(1969, 12, 31, 23, 59, tzinfo=UTC), "event_id": None}],
+            {"timestamp_out_of_range": 2},
+        ),
+        ([{"occurred_at": LATEST_TIMESTAMP - timedelta(microseconds=1)}, {"occurred_at": EARLIEST_TIMESTAMP}], {}),
     ],
-    ids=["null-timestamp", "null-item", "unknown-types", "first-reason-wins", "item-before-type", "valid-rows"],
+    ids=["null-timestamp", "null-item", "unknown-types", "first-reason-wins", "item-before-type", "valid-rows", "out-of-range", "range-edges"],
 )
 def test_split_rejected_counts_each_row_under_its_first_reason(rows: list[dict], expected: dict[str, int]) -> None:
     """split_rejected keeps valid rows and counts rejected ones by reason, zeros included."""
@@ -778,5 +783,5 @@ def test_rejected_rows_are_in_no_metric_and_in_the_report() -> None:
     row = row_of(result.hours)
     assert (row["views_count"], row["clicks_count"], row["unique_views_count"], row["bounced_visits_count"]) == (1, 0, 1, 1)
     assert result.visitor_hours.get_column("visitor_key").to_list() == ["v1"]
-    assert result.report["rows_rejected"] == {"missing_timestamp": 0, "missing_item": 1, "unknown_type": 2}
+    assert result.report["rows_rejected"] == {"missing_timestamp": 0, "timestamp_out_of_range": 0, "missing_item": 1, "unknown_type": 2}
     assert (result.report["rows_read"], result.report["rows_counted"]) == (4, 1)
