@@ -178,10 +178,12 @@ def parse_date(text: str) -> date:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from flows.parameters import parse_chunk, validate_backfill
+    from flows.parameters import check_backfill_request, parse_chunk, validate_backfill
 
-    settings = _settings()
+    # What needs no settings first: the time zone is checked with Polars, which takes a while to load.
     chunk_days = parse_chunk(args.chunk)
+    check_backfill_request(args.start, args.end, args.period.split(","), args.event)
+    settings = _settings()
     today = datetime.now(UTC).astimezone(settings.zone).date()
     periods, items = validate_backfill(args.start, args.end, args.period.split(","), args.event, today, settings.timezone)
     if args.dask_address and args.dask_workers:

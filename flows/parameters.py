@@ -97,12 +97,40 @@ def local_day_bounds(timezone_name: str) -> tuple[date, date]:
     return first, LATEST_TIMESTAMP.astimezone(zone).date()
 
 
+def check_backfill_request(
+    start: date, end: date, period_types: Sequence[str], event_ids: Sequence[str] | None
+) -> tuple[list[str], list[str] | None]:
+    """What a backfill asks for, checked without settings or clock: normalised period types and item ids, or BackfillError."""
+    if start >= end:
+        raise BackfillError(f"backfill: start {start} is not before end {end} (the end is exclusive); pass --start before --end")
+    periods = []
+    for period in period_types:
+        name = period.strip().lower()
+        if name not in BACKFILL_PERIODS:
+            raise BackfillError(f"backfill: unknown period type {period!r}; use {', '.join(BACKFILL_PERIODS)} (comma-separated)")
+        if name not in periods:
+            periods.append(name)
+    if not periods:
+        raise BackfillError(f"backfill: no period type given; use {', '.join(BACKFILL_PERIODS)}")
+    items = None
+    if event_ids:
+        items = []
+        for value in event_ids:
+            try:
+                items.append(str(uuid.UUID(str(value).strip())))
+            except ValueError:
+                raise BackfillError(
+                    f"backfill: event {value!r} is not a UUID; pass item ids like 0b3c2a9e-5d1f-4c8e-9a7b-2f6d1e0c4b5a"
+                ) from None
+        items = sorted(set(items))
+    return periods, items
+
+
 def validate_backfill(
     start: date, end: date, period_types: Sequence[str], event_ids: Sequence[str] | None, today: date, timezone_name: str
 ) -> tuple[list[str], list[str] | None]:
     """Normalised period types and item ids, or BackfillError before anything is read or written."""
-    if start >= end:
-        raise BackfillError(f"backfill: start {start} is not before end {end} (the end is exclusive); pass --start before --end")
+    periods, items = check_backfill_request(start, end, period_types, event_ids)
     first, last = local_day_bounds(timezone_name)
     if start < first:
         raise BackfillError(
@@ -125,24 +153,4 @@ def validate_backfill(
             f"backfill: the range {start} → {end} is {(end - start).days:,} days; one backfill covers at most {MAX_BACKFILL_DAYS:,} (about ten years), "
             "so that it ends in hours, not days; split it into several backfills"
         )
-    periods = []
-    for period in period_types:
-        name = period.strip().lower()
-        if name not in BACKFILL_PERIODS:
-            raise BackfillError(f"backfill: unknown period type {period!r}; use {', '.join(BACKFILL_PERIODS)} (comma-separated)")
-        if name not in periods:
-            periods.append(name)
-    if not periods:
-        raise BackfillError(f"backfill: no period type given; use {', '.join(BACKFILL_PERIODS)}")
-    items = None
-    if event_ids:
-        items = []
-        for value in event_ids:
-            try:
-                items.append(str(uuid.UUID(str(value).strip())))
-            except ValueError:
-                raise BackfillError(
-                    f"backfill: event {value!r} is not a UUID; pass item ids like 0b3c2a9e-5d1f-4c8e-9a7b-2f6d1e0c4b5a"
-                ) from None
-        items = sorted(set(items))
     return periods, items

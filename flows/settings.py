@@ -123,9 +123,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     defaults = Settings()
     hosts = env.get("ANALYTICS_SITE_HOSTS")
     return Settings(
-        database_url=validate_database_url(env["DATABASE_URL"]) if env.get("DATABASE_URL") else None,
         home=Path(env["ANALYTICS_HOME"]).expanduser().resolve() if env.get("ANALYTICS_HOME") else defaults.home,
-        timezone=validate_timezone(env.get("ANALYTICS_TIMEZONE") or defaults.timezone),
         site_hosts=tuple(h.strip().lower() for h in hosts.split(",") if h.strip()) if hosts else defaults.site_hosts,
         visit_gap_minutes=_int_setting(env, "ANALYTICS_VISIT_GAP_MINUTES", defaults.visit_gap_minutes),
         hourly_lookback_hours=_int_setting(env, "ANALYTICS_HOURLY_LOOKBACK_HOURS", defaults.hourly_lookback_hours),
@@ -136,4 +134,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         if env.get("ANALYTICS_ARCHIVE_ROOT")
         else defaults.archive_root,
         backfill_workers=_int_setting(env, "ANALYTICS_BACKFILL_WORKERS", defaults.backfill_workers),
+        # Last, being the slow checks: libpq parses the URL, Polars checks the zone.
+        database_url=validate_database_url(env["DATABASE_URL"]) if env.get("DATABASE_URL") else None,
+        timezone=validate_timezone(env.get("ANALYTICS_TIMEZONE") or defaults.timezone),
     )

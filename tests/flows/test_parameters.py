@@ -187,14 +187,19 @@ def test_the_first_local_day_starts_at_or_after_the_epoch() -> None:
         (["backfill", "--start", "2026-09-02", "--end", "2026-09-01"], {}, ("prefect", "polars", "psycopg", "duckdb")),
         (["run", "hourly", "--as-of", FUTURE], {}, ("prefect", "polars", "psycopg", "duckdb")),
         (["retention", "--as-of", FUTURE], {"DATABASE_URL": UNREACHABLE}, ("prefect", "polars", "psycopg", "duckdb")),
-        (["backfill", "--start", "2026-09-02", "--end", "2026-09-01"], {"DATABASE_URL": UNREACHABLE}, ("prefect", "polars", "duckdb")),
         (
-            ["backfill", "--start", "2026-09-01", "--end", "2026-09-02"],
-            {"ANALYTICS_BACKFILL_WORKERS": "0"},
+            ["backfill", "--start", "2026-09-02", "--end", "2026-09-01"],
+            {"DATABASE_URL": UNREACHABLE, "ANALYTICS_TIMEZONE": "Europe/Paris"},
             ("prefect", "polars", "psycopg", "duckdb"),
         ),
+        (
+            ["backfill", "--start", "2026-09-01", "--end", "2026-09-02"],
+            {"ANALYTICS_BACKFILL_WORKERS": "0", "DATABASE_URL": UNREACHABLE, "ANALYTICS_TIMEZONE": "Europe/Paris"},
+            ("prefect", "polars", "psycopg", "duckdb"),
+        ),
+        (["backfill", "--start", "1900-01-01", "--end", "2026-01-01"], {"DATABASE_URL": UNREACHABLE}, ("prefect", "polars", "duckdb")),
     ],
-    ids=["backfill-order", "future-as-of", "retention-future", "with-database-url", "bad-setting"],
+    ids=["backfill-order", "future-as-of", "retention-future", "with-database-url-and-zone", "bad-setting", "date-bounds"],
 )
 def test_parameter_errors_answer_before_prefect_polars_or_the_database_load(
     argv: list[str], environ: dict[str, str], absent: tuple[str, ...], tmp_path: Path
