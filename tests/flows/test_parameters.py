@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import pytest
 
 from data.sample import generate_sample
 from flows.cli import main
-from flows.database import stop_embedded_server
+from flows.database import start_embedded_server, stop_embedded_server
 from flows.parameters import AS_OF_TOLERANCE, BackfillError, ParameterError, check_as_of, local_day_bounds, validate_backfill
 from flows.runs import daily, hourly
 from flows.settings import Settings, load_settings
@@ -234,6 +236,23 @@ def test_db_url_prints_the_embedded_address_without_starting_it(
         assert not (tmp_path / "pgdata").exists()
     finally:
         stop_embedded_server(Settings(home=tmp_path))
+
+
+def test_db_url_says_when_the_embedded_server_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # Not under tmp_path, as in conftest: the server's own user must reach its data directory.
+    settings = Settings(home=Path(tempfile.mkdtemp(prefix="analytics-db-url-")))
+    settings.home.chmod(0o755)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("ANALYTICS_HOME", str(settings.home))
+    try:
+        url = start_embedded_server(settings)
+        assert main(["db", "url"]) == 0
+        captured = capsys.readouterr()
+        assert captured.out.strip() == url
+        assert captured.err.strip() == f"embedded PostgreSQL in {settings.embedded_data_dir}: running"
+    finally:
+        stop_embedded_server(settings)
+        shutil.rmtree(settings.home, ignore_errors=True)
 
 
 def test_unreachable_database_message_is_one_clean_line(unreachable: None, capsys: pytest.CaptureFixture[str]) -> None:
