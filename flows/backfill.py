@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, timedelta
@@ -22,7 +21,10 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.database import connect
 from flows.extract import extract_with_visit_context
 from flows.load import LoadReport, analytics_transaction, rebuild_all_time, refresh_summaries, roll_up, write_window
-from flows.settings import Settings, load_settings
+from flows.parameters import BACKFILL_PERIODS, check_chunk_days, validate_backfill
+from flows.parameters import BackfillError as BackfillError
+from flows.parameters import parse_chunk as parse_chunk
+from flows.settings import Settings, SettingsError, load_settings
 from flows.sql import load_sql
 from flows.windows import Window, day_window
 from transforms.periods import month_first
@@ -78,49 +80,7 @@ def finish_range(
 
 # --- the backfill flow -------------------------------------------------------------------------
 
-BACKFILL_PERIODS = ("hour", "day", "week", "month")
 _progress_listeners: list[Callable[[int, int, dict], None]] = []
-
-
-class BackfillError(ValueError):
-    """A backfill parameter is wrong; the message names it and says what to pass."""
-
-
-def parse_chunk(text: str) -> int:
-    """'1d', '7d' or '7' to a number of days."""
-    digits = text.strip().lower().removesuffix("d")
-    if not digits.isdigit() or int(digits) < 1:
-        raise BackfillError(f"backfill: chunk {text!r} is not a number of days; pass e.g. 1d or 7d")
-    return int(digits)
-
-
-def validate_backfill(start: date, end: date, period_types: Sequence[str], event_ids: Sequence[str] | None, today: date, timezone_name: str) -> tuple[list[str], list[str] | None]:
-    """Normalised period types and item ids, or BackfillError before anything is read or written."""
-    if start >= end:
-        raise BackfillError(f"backfill: start {start} is not before end {end} (the end is exclusive); pass --start before --end")
-    if start > today:
-        raise BackfillError(f"backfill: the range {start} → {end} is in the future (today is {today} in {timezone_name}); pass dates up to {today}")
-    if end > today + timedelta(days=1):
-        raise BackfillError(f"backfill: end {end} is in the future (today is {today} in {timezone_name}); pass --end {today + timedelta(days=1)} or earlier")
-    periods = []
-    for period in period_types:
-        name = period.strip().lower()
-        if name not in BACKFILL_PERIODS:
-            raise BackfillError(f"backfill: unknown period type {period!r}; use {', '.join(BACKFILL_PERIODS)} (comma-separated)")
-        if name not in periods:
-            periods.append(name)
-    if not periods:
-        raise BackfillError(f"backfill: no period type given; use {', '.join(BACKFILL_PERIODS)}")
-    items = None
-    if event_ids:
-        items = []
-        for value in event_ids:
-            try:
-                items.append(str(uuid.UUID(str(value).strip())))
-            except ValueError:
-                raise BackfillError(f"backfill: event {value!r} is not a UUID; pass item ids like 0b3c2a9e-5d1f-4c8e-9a7b-2f6d1e0c4b5a") from None
-        items = sorted(set(items))
-    return periods, items
 
 
 def parameters_key(parameters: dict) -> str:
@@ -197,10 +157,13 @@ def default_task_runner():
         from prefect_dask import DaskTaskRunner
 
         return DaskTaskRunner(address=address)
-    workers = os.environ.get("ANALYTICS_BACKFILL_WORKERS", "2")
-    if not workers.isdigit() or int(workers) < 1:
-        raise BackfillError(f"ANALYTICS_BACKFILL_WORKERS={workers!r} is not a whole number above 0; set it to e.g. 2")
-    return ThreadPoolTaskRunner(max_workers=int(workers))
+    try:
+        workers = load_settings().backfill_workers
+    except SettingsError:
+        # Importing this module must not fail: the flow reads the settings again when it starts
+        # and refuses them there, in one line that says what to fix.
+        workers = Settings().backfill_workers
+    return ThreadPoolTaskRunner(max_workers=workers)
 
 
 def _backfill_run_name() -> str:
@@ -257,8 +220,7 @@ def backfill(
     logger = get_run_logger()
     today = scheduled_as_of().astimezone(settings.zone).date()
     periods, items = validate_backfill(start, end, period_types, event_ids, today, settings.timezone)
-    if chunk_days < 1:
-        raise BackfillError(f"backfill: chunk_days {chunk_days} is below 1; pass 1 or more")
+    check_chunk_days(chunk_days)
     url, _ = prepare_database(settings)
     parameters = {"start": start, "end": end, "period_types": sorted(periods), "event_ids": items, "chunk_days": chunk_days, "timezone": settings.timezone}
     backfill_id, done = open_backfill(url, settings, parameters, restart)

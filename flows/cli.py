@@ -9,6 +9,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import NoReturn
 
+from flows.parameters import MAX_LOOKBACK_HOURS, ParameterError, check_as_of
+
 # Prefect's ephemeral API server needs more than its default 20 s to start on 2 cores.
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
@@ -16,7 +18,7 @@ EXIT_BAD_PARAMETERS = 2
 EXIT_FAILED = 1
 
 
-class UsageError(ValueError):
+class UsageError(ParameterError):
     """A parameter the user gave is wrong; the message says what to pass instead."""
 
 
@@ -44,6 +46,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def lookback_hours(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of hours") from None
+    if not 0 <= value <= MAX_LOOKBACK_HOURS:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0..{MAX_LOOKBACK_HOURS} hours; pass 0 to {MAX_LOOKBACK_HOURS} (a longer repair is a backfill)")
+    return value
+
+
 def _settings():
     from flows.settings import load_settings
 
@@ -51,9 +63,17 @@ def _settings():
 
 
 def cmd_db_url(args: argparse.Namespace) -> int:
-    from flows.database import mask_url, resolve_database_url
+    from flows.database import describe_embedded_server, mask_url
 
-    print(mask_url(resolve_database_url(_settings())))
+    settings = _settings()
+    if settings.database_url:
+        print(mask_url(settings.database_url))
+        return 0
+    # Printing an address must not start a server: say whether it runs instead.
+    url, running = describe_embedded_server(settings)
+    print(url)
+    state = "running" if running else "not running; the first command that needs it starts it (e.g. analytics db migrate)"
+    print(f"embedded PostgreSQL in {settings.embedded_data_dir}: {state}", file=sys.stderr)
     return 0
 
 
@@ -79,6 +99,8 @@ def cmd_db_stop(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    from psycopg.errors import UniqueViolation
+
     from data.sample import generate_sample
     from flows.database import connect, require_migrated, resolve_database_url
 
@@ -86,10 +108,33 @@ def cmd_generate(args: argparse.Namespace) -> int:
     end = args.end or datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     with connect(resolve_database_url(settings), settings) as conn:
         require_migrated(conn)
-        with conn.transaction():
-            written = generate_sample(conn, rows=args.rows, days=args.days, seed=args.seed, end=end, items=args.items)
+        try:
+            with conn.transaction():
+                written = generate_sample(conn, rows=args.rows, days=args.days, seed=args.seed, end=end, items=args.items)
+        except UniqueViolation:
+            written = None
+    if written is None:
+        # A seed fixes every id it generates, so the same seed twice collides on the first item.
+        raise UsageError(
+            f"generate: the sample data of seed {args.seed} is already in the database, so nothing was written; "
+            f"pass another --seed (e.g. --seed {args.seed + 1}) to add more"
+        )
     print(f"wrote {written['items']} items and {written['raw_events']:,} raw rows ({args.days} days up to {end:%Y-%m-%d %H:%M} UTC, seed {args.seed})")
     return 0
+
+
+def backfill_has_work(settings, start: date, end: date, items: list[str] | None) -> bool:
+    """Whether [start, end) holds raw rows (in the database or the archive) or figures a backfill would clear."""
+    from flows.archive import months_overlapping, partition_files
+    from flows.database import connect, resolve_database_url
+    from flows.sql import load_sql
+    from flows.windows import day_window
+
+    window = day_window(start, settings.timezone, (end - start).days)
+    if any(partition_files(settings.archive_root, month) for month in months_overlapping(window.start, window.end)):
+        return True
+    with connect(resolve_database_url(settings), settings) as conn:
+        return conn.execute(load_sql("backfill_range_has_rows"), {"start": window.start, "end": window.end, "items": items}).fetchone()[0]
 
 
 def check_database(settings) -> None:
@@ -101,6 +146,10 @@ def check_database(settings) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.flow == "daily" and args.lookback_hours is not None:
+        raise UsageError("run daily: --lookback-hours is for the hourly run only (the daily run recomputes the whole previous day); leave it out")
+    if args.as_of is not None:
+        check_as_of(args.as_of, datetime.now(UTC), f"run {args.flow}", "--as-of")
     check_database(_settings())
     from flows.runs import daily, hourly
 
@@ -129,20 +178,27 @@ def parse_date(text: str) -> date:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from zoneinfo import ZoneInfo
+    from flows.parameters import check_backfill_request, parse_chunk, validate_backfill
 
-    from flows.backfill import BackfillError, add_progress_listener, backfill, parse_chunk, validate_backfill
-
+    # What needs no settings first: the time zone is checked with Polars, which takes a while to load.
+    chunk_days = parse_chunk(args.chunk)
+    check_backfill_request(args.start, args.end, args.period.split(","), args.event)
     settings = _settings()
-    try:
-        chunk_days = parse_chunk(args.chunk)
-        today = datetime.now(UTC).astimezone(ZoneInfo(settings.timezone)).date()
-        periods, items = validate_backfill(args.start, args.end, args.period.split(","), args.event, today, settings.timezone)
-    except BackfillError as exc:
-        raise UsageError(str(exc)) from None
+    today = datetime.now(UTC).astimezone(settings.zone).date()
+    periods, items = validate_backfill(args.start, args.end, args.period.split(","), args.event, today, settings.timezone)
     if args.dask_address and args.dask_workers:
         raise UsageError("backfill: pass either --dask-address or --dask-workers, not both")
     check_database(settings)
+    if not backfill_has_work(settings, args.start, args.end, items):
+        print(
+            f"backfill {args.start} → {args.end} ({settings.timezone}): no raw rows in the database or the archive and no figures "
+            "in this range, so there is nothing to compute; nothing was written"
+        )
+        return 0
+    days = (args.end - args.start).days
+    print(f"backfill {args.start} → {args.end} ({settings.timezone}): {days:,} days in {-(-days // chunk_days):,} chunks of {chunk_days} day(s)")
+    from flows.backfill import add_progress_listener, backfill
+
     flow_to_run = backfill
     if args.dask_address or args.dask_workers:
         from prefect_dask import DaskTaskRunner
@@ -180,14 +236,20 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_retention(args: argparse.Namespace) -> int:
+    if args.as_of is not None:
+        check_as_of(args.as_of, datetime.now(UTC), "retention", "--as-of")
+    from flows.settings import require_anonymise_before_archive
+
     settings = _settings()
+    require_anonymise_before_archive(settings)
     check_database(settings)
     from flows.retention import RetentionError, render_report, retention
 
     try:
         report = retention(dry_run=args.dry_run, as_of=args.as_of)
     except RetentionError as exc:
-        raise UsageError(f"retention: {exc}") from None
+        message = str(exc)
+        raise UsageError(message if message.startswith("retention:") else f"retention: {message}") from None
     print(render_report(report))
     return 0
 
@@ -323,7 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a flow once, now")
     run.add_argument("flow", choices=["hourly", "daily"], help="hourly: last closed hour plus lookback; daily: previous local day")
     run.add_argument("--as-of", type=parse_instant, default=None, help="the instant to run for (default: now), ISO 8601")
-    run.add_argument("--lookback-hours", type=int, default=None, help="hourly only: extra hours recomputed (default: setting, 3)")
+    run.add_argument("--lookback-hours", type=lookback_hours, default=None, help=f"hourly only: extra hours recomputed, 0..{MAX_LOOKBACK_HOURS} (default: setting, 3)")
     run.set_defaults(handler=cmd_run)
     return parser
 
@@ -331,20 +393,24 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from flows.database import DatabaseError
     from flows.settings import SettingsError
 
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
-    except UsageError as exc:
-        # Usage errors start with the command they are about: "analytics backfill: start … ".
+    except ParameterError as exc:
+        # Parameter errors start with the command they are about: "analytics backfill: start … ".
         print(f"analytics {exc}", file=sys.stderr)
         return EXIT_BAD_PARAMETERS
     except SettingsError as exc:
         print(f"analytics: {exc}", file=sys.stderr)
         return EXIT_BAD_PARAMETERS
-    except DatabaseError as exc:
+    except Exception as exc:
+        # Imported here, not above: a parameter error must answer before psycopg loads.
+        from flows.database import DatabaseError
+
+        if not isinstance(exc, DatabaseError):
+            raise
         print(f"analytics: {exc}", file=sys.stderr)
         return EXIT_FAILED
 

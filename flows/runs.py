@@ -16,6 +16,7 @@ from data.reference import load_bot_patterns, load_known_sources
 from flows.database import connect, require_migrated, resolve_database_url
 from flows.extract import extract_with_visit_context
 from flows.load import LoadReport, write_window
+from flows.parameters import check_as_of, check_lookback_hours
 from flows.report import publish_run_report
 from flows.settings import Settings, load_settings
 from flows.sql import load_sql
@@ -117,14 +118,22 @@ def _as_of_parameter() -> datetime:
 
 
 def _hourly_run_name() -> str:
-    settings = load_settings()
-    window = hourly_window(_as_of_parameter(), 0, settings.timezone)
+    try:
+        settings = load_settings()
+        window = hourly_window(_as_of_parameter(), 0, settings.timezone)
+    except (ValueError, OverflowError):
+        # A name that raised would leave the run Pending for good; the flow refuses the value itself, with the fix.
+        return "hourly"
     return f"hourly {window.label('hour')}"
 
 
 def _daily_run_name() -> str:
-    settings = load_settings()
-    return f"daily {previous_day(_as_of_parameter(), settings.timezone)} {settings.timezone}"
+    try:
+        settings = load_settings()
+        day = previous_day(_as_of_parameter(), settings.timezone)
+    except (ValueError, OverflowError):
+        return "daily"
+    return f"daily {day} {settings.timezone}"
 
 
 @flow(name="hourly", flow_run_name=_hourly_run_name, log_prints=False)
@@ -132,10 +141,8 @@ def hourly(as_of: datetime | None = None, lookback_hours: int | None = None) -> 
     """Recompute the last closed local hour and `lookback_hours` before it; refresh touched summaries."""
     started_at = datetime.now(UTC)
     settings = load_settings()
-    as_of = ensure_utc(as_of) if as_of else scheduled_as_of()
-    lookback = settings.hourly_lookback_hours if lookback_hours is None else lookback_hours
-    if lookback < 0:
-        raise ValueError(f"hourly: lookback_hours {lookback} is negative; pass 0 or more")
+    as_of = check_as_of(as_of or scheduled_as_of(), started_at, "hourly")
+    lookback = check_lookback_hours(settings.hourly_lookback_hours if lookback_hours is None else lookback_hours, "hourly")
     window = hourly_window(as_of, lookback, settings.timezone)
     logger = get_run_logger()
     url, unplaceable = prepare_database(settings)
@@ -153,7 +160,7 @@ def daily(as_of: datetime | None = None) -> dict[str, Any]:
     """Recompute the previous local day whole, its week and month, all_time rows and summaries."""
     started_at = datetime.now(UTC)
     settings = load_settings()
-    as_of = ensure_utc(as_of) if as_of else scheduled_as_of()
+    as_of = check_as_of(as_of or scheduled_as_of(), started_at, "daily")
     window = day_window(previous_day(as_of, settings.timezone), settings.timezone)
     logger = get_run_logger()
     url, unplaceable = prepare_database(settings)

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flows.conninfo import connection_problem, mask_url
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -19,7 +21,8 @@ class SettingsError(ValueError):
 class Settings:
     """Everything configurable, with the defaults a fresh checkout runs with."""
 
-    database_url: str | None = None
+    # Out of the repr: a Settings printed in a log or an error must not carry the password.
+    database_url: str | None = field(default=None, repr=False)
     home: Path = PROJECT_ROOT / ".analytics"
     timezone: str = "UTC"
     site_hosts: tuple[str, ...] = ("example-events.com",)
@@ -29,6 +32,7 @@ class Settings:
     retention_days: int = 90
     anonymise_after_days: int = 30
     archive_root: Path = field(default_factory=lambda: PROJECT_ROOT / "data" / "archive")
+    backfill_workers: int = 2
 
     @property
     def zone(self) -> ZoneInfo:
@@ -39,7 +43,21 @@ class Settings:
         return self.home / "pgdata"
 
 
-def _int_setting(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+# The sane range of each whole-number setting, its unit, and why it stops there: beyond it a value is a typo, or breaks what it feeds.
+SETTING_RANGES: dict[str, tuple[int, int, str, str]] = {
+    # Visits are read with 2 hours of rows around each window (flows.runs.VISIT_CONTEXT), which must
+    # cover one pause between two views of a visit, or visits at a window's edges would be cut.
+    "ANALYTICS_VISIT_GAP_MINUTES": (1, 120, "minutes", "rows are read 2 hours around each window, so a longer pause would cut visits"),
+    "ANALYTICS_HOURLY_LOOKBACK_HOURS": (0, 168, "hours", "a week; a longer repair is a backfill"),
+    # PostgreSQL's statement_timeout tops out near 24 days.
+    "ANALYTICS_STATEMENT_TIMEOUT_SECONDS": (1, 86_400, "seconds", "a day; a statement running longer is stuck"),
+    "ANALYTICS_RETENTION_DAYS": (1, 36_500, "days", "a century"),
+    "ANALYTICS_ANONYMISE_AFTER_DAYS": (1, 36_500, "days", "a century"),
+    "ANALYTICS_BACKFILL_WORKERS": (1, 64, "threads", "more would only queue on the database's write lock"),
+}
+
+
+def _int_setting(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -47,8 +65,11 @@ def _int_setting(env: Mapping[str, str], name: str, default: int, minimum: int =
         value = int(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a whole number; set it to e.g. {default}") from None
+    minimum, maximum, unit, why = SETTING_RANGES[name]
     if value < minimum:
-        raise SettingsError(f"{name}={value} is below {minimum}; set it to e.g. {default}")
+        raise SettingsError(f"{name}={value} is below {minimum}; set it to {minimum}..{maximum} {unit}, e.g. {default}")
+    if value > maximum:
+        raise SettingsError(f"{name}={value} is above {maximum} {unit} ({why}); set it to {minimum}..{maximum}, e.g. {default}")
     return value
 
 
@@ -60,7 +81,40 @@ def validate_timezone(name: str) -> str:
         raise SettingsError(
             f"time zone {name!r} is not an IANA zone name; use e.g. 'UTC' or 'Europe/Paris'"
         ) from None
+    # The system's zone files also hold names Polars (chrono-tz) refuses, such as right/UTC,
+    # posix/Europe/Paris and Factory: ask Polars itself. UTC needs no asking, and no Polars import.
+    if name != "UTC" and not _polars_accepts_zone(name):
+        raise SettingsError(
+            f"time zone {name!r} is a system zone file, not a zone Polars knows; use a plain IANA name such as 'UTC' or 'Europe/Paris'"
+        )
     return name
+
+
+def _polars_accepts_zone(name: str) -> bool:
+    import polars as pl
+
+    try:
+        pl.Series([0], dtype=pl.Datetime("us", "UTC")).dt.convert_time_zone(name)
+    except pl.exceptions.PolarsError:
+        return False
+    return True
+
+
+def validate_database_url(url: str) -> str:
+    """The URL (or key=value conninfo) when libpq can use it, else SettingsError showing it masked, with the fix."""
+    problem = connection_problem(url)
+    if problem:
+        raise SettingsError(f"DATABASE_URL={mask_url(url)} {problem}; or unset it to use the embedded database")
+    return url
+
+
+def require_anonymise_before_archive(settings: Settings) -> None:
+    """Refuse settings under which retention would archive full IP addresses."""
+    if settings.anonymise_after_days > settings.retention_days:
+        raise SettingsError(
+            f"ANALYTICS_ANONYMISE_AFTER_DAYS={settings.anonymise_after_days} is above ANALYTICS_RETENTION_DAYS={settings.retention_days}, "
+            f"so retention would archive rows with full IP addresses; set it to {settings.retention_days} or less"
+        )
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -69,16 +123,18 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     defaults = Settings()
     hosts = env.get("ANALYTICS_SITE_HOSTS")
     return Settings(
-        database_url=env.get("DATABASE_URL") or None,
         home=Path(env["ANALYTICS_HOME"]).expanduser().resolve() if env.get("ANALYTICS_HOME") else defaults.home,
-        timezone=validate_timezone(env.get("ANALYTICS_TIMEZONE") or defaults.timezone),
         site_hosts=tuple(h.strip().lower() for h in hosts.split(",") if h.strip()) if hosts else defaults.site_hosts,
-        visit_gap_minutes=_int_setting(env, "ANALYTICS_VISIT_GAP_MINUTES", defaults.visit_gap_minutes, 1),
+        visit_gap_minutes=_int_setting(env, "ANALYTICS_VISIT_GAP_MINUTES", defaults.visit_gap_minutes),
         hourly_lookback_hours=_int_setting(env, "ANALYTICS_HOURLY_LOOKBACK_HOURS", defaults.hourly_lookback_hours),
-        statement_timeout_seconds=_int_setting(env, "ANALYTICS_STATEMENT_TIMEOUT_SECONDS", defaults.statement_timeout_seconds, 1),
-        retention_days=_int_setting(env, "ANALYTICS_RETENTION_DAYS", defaults.retention_days, 1),
-        anonymise_after_days=_int_setting(env, "ANALYTICS_ANONYMISE_AFTER_DAYS", defaults.anonymise_after_days, 1),
+        statement_timeout_seconds=_int_setting(env, "ANALYTICS_STATEMENT_TIMEOUT_SECONDS", defaults.statement_timeout_seconds),
+        retention_days=_int_setting(env, "ANALYTICS_RETENTION_DAYS", defaults.retention_days),
+        anonymise_after_days=_int_setting(env, "ANALYTICS_ANONYMISE_AFTER_DAYS", defaults.anonymise_after_days),
         archive_root=Path(env["ANALYTICS_ARCHIVE_ROOT"]).expanduser().resolve()
         if env.get("ANALYTICS_ARCHIVE_ROOT")
         else defaults.archive_root,
+        backfill_workers=_int_setting(env, "ANALYTICS_BACKFILL_WORKERS", defaults.backfill_workers),
+        # Last, being the slow checks: libpq parses the URL, Polars checks the zone.
+        database_url=validate_database_url(env["DATABASE_URL"]) if env.get("DATABASE_URL") else None,
+        timezone=validate_timezone(env.get("ANALYTICS_TIMEZONE") or defaults.timezone),
     )

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import polars as pl
 
+# Defined where the command line can read them without loading Polars.
+from transforms.bounds import EARLIEST_TIMESTAMP as EARLIEST_TIMESTAMP
+from transforms.bounds import LATEST_TIMESTAMP as LATEST_TIMESTAMP
 from transforms.schemas import EVENT_TYPES
-
-# The instants the calendar places: every period and the all_time key start at the epoch, and a
-# row dated centuries ahead (year 9999, or 4713 BC below) is tracker garbage whose periods Python's
-# datetime cannot even name. Windows, backfills and retention use the same bounds.
-EARLIEST_TIMESTAMP = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST_TIMESTAMP = datetime(2200, 1, 1, tzinfo=UTC)
 
 # Checked in this order; a row is counted under the first reason that applies.
 REJECTION_REASONS = ("missing_timestamp", "timestamp_out_of_range", "missing_item", "unknown_type")
