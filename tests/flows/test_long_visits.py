@@ -73,3 +73,25 @@ def test_long_visits_give_identical_rows_with_one_day_chunks_and_one_chunk(long_
     by_day = rows_of(long_visits)
     for part in ("periods", "summary", "visitors"):
         assert by_day[part] == whole[part], part
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_long_visit_is_followed_back_into_the_archive(long_visits: str, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flows.retention import retention
+
+    monkeypatch.setenv("ANALYTICS_ARCHIVE_ROOT", str(tmp_path / "archive"))
+    backfill(start=FIRST, end=LAST, chunk_days=1)
+    before = rows_of(long_visits)
+    # Rows older than 90 days before 2026-09-02 (the first days of the five-day visit) leave the database.
+    report = retention(as_of=datetime(2026, 9, 2, tzinfo=UTC))
+    assert report["totals"]["rows_deleted"] > 100
+    with psycopg.connect(long_visits) as conn:
+        assert conn.execute("select min(\"timestamp\") from event_analytics_events where session_id = 'five-day-visitor'").fetchone()[
+            0
+        ] >= datetime(2026, 6, 4, tzinfo=UTC)
+
+    reset(long_visits)
+    backfill(start=FIRST, end=LAST, chunk_days=1)
+    after = rows_of(long_visits)
+    for part in ("periods", "summary", "visitors"):
+        assert after[part] == before[part], part
