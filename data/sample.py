@@ -25,7 +25,7 @@ SAMPLE_RAW_EVENTS = RAW_TABLE_ROWS
 # to keep a million-row load's memory bounded.
 COPY_CHUNK_ROWS = 100_000
 # Rows generated at once: a sample up to this size is one frame; a larger one is generated and
-# written a chunk at a time (a 10M-row sample in one frame peaked at 8.3 GB).
+# written a chunk at a time (a 10M-row sample in one frame peaked at 7.9 GiB).
 GENERATE_CHUNK_ROWS = 100_000
 
 _HOUR_US = 3_600_000_000
@@ -760,7 +760,8 @@ def _draw_visitor_pool(rng: np.random.Generator, size: int, visits: int | None) 
     weights = rng.lognormal(0.0, _POOL_RATE_SIGMA, size=size)
     visitor_of_visit = rng.choice(size, size=visits, p=weights / weights.sum()) if visits is not None else None
     kind = rng.choice(4, size=size, p=_VISITOR_KIND_P)
-    # Kept as bytes and indexes, 40 bytes a visitor instead of 200: a 10M-row sample has 2M of them.
+    # Kept as bytes and indexes (written as text per chunk, for its rows only): a 10M-row sample has
+    # 2M visitors, whose text at once peaked at 1 GB.
     user_ids = _draw_uuid_bytes(rng, size)
     session_ids = rng.integers(0, 256, size=(size, 16), dtype=np.uint8)
 
@@ -783,17 +784,6 @@ def _draw_visitor_pool(rng: np.random.Generator, size: int, visits: int | None) 
     with_demographics = (kind == _SIGNED_IN) & (rng.random(size) < _DEMOGRAPHICS_SHARE)
     age = rng.choice(len(_AGE_GROUPS), size=size, p=_AGE_GROUP_P)
     gender = rng.choice(len(_GENDERS), size=size, p=_GENDER_P)
-    demographics = pl.DataFrame(
-        {
-            "age": pl.Series(_AGE_GROUPS, dtype=pl.String).gather(age),
-            "gender": pl.Series(_GENDERS, dtype=pl.String).gather(gender),
-            "with_demographics": with_demographics,
-        }
-    ).select(
-        pl.when(pl.col("with_demographics")).then(
-            pl.format('"age_group": "{}", "gender": "{}"', pl.col("age"), pl.col("gender"))
-        )
-    )
     cdf = np.cumsum(weights)
     return {
         "visitor_of_visit": visitor_of_visit,
@@ -802,53 +792,64 @@ def _draw_visitor_pool(rng: np.random.Generator, size: int, visits: int | None) 
         "user_ids": user_ids,
         "session_ids": session_ids,
         "agent": agent.astype(np.uint8),
+        "with_demographics": with_demographics,
+        "age": age.astype(np.uint8),
+        "gender": gender.astype(np.uint8),
         "ip_address": _draw_ip_addresses(rng, size),
-        "demographics": demographics.to_series(),
     }
 
 
 def _visitor_columns(pool: dict, visitor_of_row: np.ndarray) -> pl.DataFrame:
     """The lasting attributes of the visitor of each row."""
     agents = pl.Series([ua for ua, _ in _HUMAN_AGENTS] + [ua for ua, _ in _BOT_AGENTS] + [None, ""], dtype=pl.String)
-    kind = pool["kind"][visitor_of_row]
-    rows = pl.Series(visitor_of_row)
     return pl.DataFrame(
         {
-            "kind": kind,
+            "kind": pool["kind"][visitor_of_row],
             "user_id": _format_uuids(pool["user_ids"][visitor_of_row]),
             "session_id": _ascii_series(_hex_ascii(pool["session_ids"][visitor_of_row])),
             "user_agent": agents.gather(pool["agent"][visitor_of_row]),
-            "ip_address": pool["ip_address"].gather(rows),
-            "demographics": pool["demographics"].gather(rows),
+            "ip_address": _format_ip_addresses(pool["ip_address"], visitor_of_row),
+            "age": pl.Series(_AGE_GROUPS, dtype=pl.String).gather(pool["age"][visitor_of_row]),
+            "gender": pl.Series(_GENDERS, dtype=pl.String).gather(pool["gender"][visitor_of_row]),
+            "with_demographics": pool["with_demographics"][visitor_of_row],
         }
     ).select(
         user_id=pl.when(pl.col("kind") == _SIGNED_IN).then(pl.col("user_id")),
         session_id=pl.when(pl.col("kind").is_in([_SIGNED_IN, _ANONYMOUS])).then(pl.col("session_id")),
         user_agent=pl.col("user_agent"),
         ip_address=pl.col("ip_address"),
-        demographics=pl.col("demographics"),
+        demographics=pl.when(pl.col("with_demographics")).then(
+            pl.format('"age_group": "{}", "gender": "{}"', pl.col("age"), pl.col("gender"))
+        ),
     )
 
 
-def _draw_ip_addresses(rng: np.random.Generator, count: int) -> pl.Series:
-    """Public-looking IPv4 addresses, and some IPv6 ones."""
+def _draw_ip_addresses(rng: np.random.Generator, count: int) -> dict[str, np.ndarray]:
+    """Public-looking IPv4 addresses, and some IPv6 ones, as the numbers _format_ip_addresses writes."""
     octets = rng.integers(0, 256, size=(count, 4))
     octets[:, 0] = rng.choice(_IPV4_FIRST_OCTETS, size=count)
     octets[:, 3] = rng.integers(1, 255, size=count)
-    v6_groups = _hex_ascii(rng.integers(0, 256, size=(count, 8), dtype=np.uint8))
+    v6_bytes = rng.integers(0, 256, size=(count, 8), dtype=np.uint8)
     prefix = rng.choice(len(_IPV6_PREFIXES), size=count)
     is_v6 = rng.random(count) < _IPV6_SHARE
+    return {"octets": octets.astype(np.uint8), "v6_bytes": v6_bytes, "prefix": prefix.astype(np.uint8), "is_v6": is_v6}
+
+
+def _format_ip_addresses(addresses: dict[str, np.ndarray], rows: np.ndarray) -> pl.Series:
+    """The text of the addresses at the given positions."""
+    octets = addresses["octets"][rows]
+    v6_groups = _hex_ascii(addresses["v6_bytes"][rows])
     groups = [_ascii_series(v6_groups[:, i : i + 4]) for i in range(0, 16, 4)]
     return pl.select(
-        pl.when(pl.lit(pl.Series(is_v6)))
+        pl.when(pl.lit(pl.Series(addresses["is_v6"][rows])))
         .then(
             pl.format(
                 "{}:{}:{}:{}::{}",
-                pl.lit(pl.Series(_IPV6_PREFIXES, dtype=pl.String).gather(prefix)),
+                pl.lit(pl.Series(_IPV6_PREFIXES, dtype=pl.String).gather(addresses["prefix"][rows])),
                 *(pl.lit(group) for group in groups),
             )
         )
-        .otherwise(pl.concat_str([pl.lit(pl.Series(octets[:, i])) for i in range(4)], separator="."))
+        .otherwise(pl.concat_str([pl.lit(pl.Series(octets[:, i].astype(np.int64))) for i in range(4)], separator="."))
     ).to_series()
 
 
