@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -21,6 +24,9 @@ SAMPLE_RAW_EVENTS = RAW_TABLE_ROWS
 # 100k rows is about 45 MB of CSV: large enough that per-chunk overhead vanishes, small enough
 # to keep a million-row load's memory bounded.
 COPY_CHUNK_ROWS = 100_000
+# Rows generated at once: a sample up to this size is one frame; a larger one is generated and
+# written a chunk at a time (a 10M-row sample in one frame peaked at 7.9 GiB).
+GENERATE_CHUNK_ROWS = 100_000
 
 _HOUR_US = 3_600_000_000
 _DAY_US = 24 * _HOUR_US
@@ -155,6 +161,7 @@ _UNKNOWN_TYPE_RATE = 0.001
 _NULL_EVENT_ID_RATE = 0.0005
 _NULL_TIMESTAMP_RATE = 0.0002
 _BAD_ROWS_FLOOR_FROM = 1_000
+_BAD_ROW_RATES = (_UNKNOWN_TYPE_RATE, _NULL_EVENT_ID_RATE, _NULL_TIMESTAMP_RATE)
 
 _HUMAN_AGENTS: tuple[tuple[str, float], ...] = (
     # Phones, iOS
@@ -424,42 +431,139 @@ def generate_items(count: int, seed: int, *, around: datetime = DEFAULT_ITEMS_AN
 
 def generate_raw_events(rows: int, days: int, seed: int, end: datetime, items: pl.DataFrame) -> pl.DataFrame:
     """Raw tracking rows in [end - days, end), grouped in visits of returning visitors; naive `end` is UTC."""
+    chunks = list(iter_raw_events(rows, days, seed, end, items))
+    return pl.concat(chunks) if chunks else pl.DataFrame(schema=SAMPLE_RAW_EVENTS)
+
+
+def iter_raw_events(
+    rows: int, days: int, seed: int, end: datetime, items: pl.DataFrame, chunk_rows: int = GENERATE_CHUNK_ROWS
+) -> Iterator[pl.DataFrame]:
+    """The rows of generate_raw_events in consecutive frames of about `chunk_rows`, sorted by timestamp
+    across frames, so that memory stays bounded by a chunk and the visitor pool, not by `rows`.
+
+    Up to `chunk_rows` rows are one frame drawn exactly as before chunking (same seed, same rows).
+    Beyond, the range is cut into spans of hours, each drawn from its own stream seeded from `seed`;
+    the visitors (who return across spans), item popularity and the rows per span are drawn first.
+    """
     if rows < 0 or days < 1:
         raise ValueError(f"rows must be >= 0 and days >= 1, got rows={rows}, days={days}")
     if items.height == 0:
         raise ValueError("items must not be empty")
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}")
     if rows == 0:
-        return pl.DataFrame(schema=SAMPLE_RAW_EVENTS)
+        return
     rng = np.random.Generator(np.random.PCG64(seed))
     end_us = _epoch_us(end)
     begin_us = end_us - days * _DAY_US
+    hours = days * 24
+    if rows <= chunk_rows or hours == 1:
+        lengths = _draw_visit_lengths(rng, rows)
+        pool = _draw_visitor_pool(rng, _pool_size(lengths.size), visits=lengths.size)
+        span = _Span(begin_us, end_us, 0, hours)
+        frame = _draw_span(rng, lengths, pool, pool["visitor_of_visit"], items, None, span, begin_us, end_us)
+        frame = frame.sort("timestamp", maintain_order=True).with_columns(id=_draw_uuids(rng, rows))
+        counts = [_bad_row_count(rows, rate) for rate in _BAD_ROW_RATES]
+        yield _spoil_rows(rng, frame, counts).select(SAMPLE_RAW_EVENTS.names()).cast(dict(SAMPLE_RAW_EVENTS))
+        return
 
-    lengths = _draw_visit_lengths(rng, rows)
+    mean = float(_VISIT_LENGTHS @ _VISIT_LENGTH_P)
+    pool = _draw_visitor_pool(rng, _pool_size(int(rows / mean) + 1), visits=None)
+    item_weights = _item_weights(rng, items)
+    spans = min(hours, -(-rows // chunk_rows))
+    bounds = [hours * k // spans for k in range(spans + 1)]
+    weights = _hour_weights(begin_us, hours)
+    span_weights = np.array([weights[lo:hi].sum() for lo, hi in itertools.pairwise(bounds)])
+    rows_per_span = rng.multinomial(rows, span_weights / span_weights.sum())
+    # Bad rows: exactly as many of each kind as one frame would hold, spread over the spans.
+    kinds = np.repeat(np.arange(len(_BAD_ROW_RATES)), [_bad_row_count(rows, rate) for rate in _BAD_ROW_RATES])
+    kinds = rng.permutation(kinds)[: min(rows, kinds.size)]
+    bad_per_span = rng.multivariate_hypergeometric(rows_per_span, kinds.size)
+    kind_edges = np.concatenate(([0], np.cumsum(bad_per_span)))
+    span_seeds = rng.integers(0, 2**63, size=spans)
+
+    carry = pl.DataFrame()
+    for k, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+        span_rng = np.random.Generator(np.random.PCG64(int(span_seeds[k])))
+        span = _Span(begin_us + lo * _HOUR_US, begin_us + hi * _HOUR_US, lo, hi - lo)
+        span_rows = int(rows_per_span[k])
+        frame = pl.DataFrame()
+        if span_rows:
+            lengths = _draw_visit_lengths(span_rng, span_rows)
+            visitor_of_visit = np.searchsorted(pool["cdf"], span_rng.random(lengths.size), side="right")
+            drawn = _draw_span(span_rng, lengths, pool, visitor_of_visit, items, item_weights, span, begin_us, end_us)
+            drawn = drawn.with_columns(id=_draw_uuids(span_rng, span_rows), _order=pl.col("timestamp"))
+            counts = np.bincount(kinds[kind_edges[k] : kind_edges[k + 1]], minlength=len(_BAD_ROW_RATES)).tolist()
+            frame = _spoil_rows(span_rng, drawn, counts).select(*SAMPLE_RAW_EVENTS.names(), "_order")
+        parts = [part for part in (carry, frame) if part.height]
+        if not parts:
+            continue
+        merged = pl.concat(parts).sort("_order", maintain_order=True)
+        # Later spans only hold rows from their own start on, so rows before it are final;
+        # visits still going are carried into the next frame.
+        last = k == spans - 1
+        ready = merged if last else merged.filter(pl.col("_order") < _as_time(span.end_us))
+        carry = merged.clear() if last else merged.filter(pl.col("_order") >= _as_time(span.end_us))
+        if ready.height:
+            yield ready.drop("_order").cast(dict(SAMPLE_RAW_EVENTS))
+
+
+@dataclass(frozen=True)
+class _Span:
+    """Hours [first_hour, first_hour + hours) of the range, starting at begin_us and ending at end_us."""
+
+    begin_us: int
+    end_us: int
+    first_hour: int
+    hours: int
+
+
+def _as_time(epoch_us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=epoch_us)
+
+
+def _pool_size(visits: int) -> int:
+    return max(1, int(visits * _POOL_PER_VISIT))
+
+
+def _draw_span(
+    rng: np.random.Generator,
+    lengths: np.ndarray,
+    pool: dict,
+    visitor_of_visit: np.ndarray,
+    items: pl.DataFrame,
+    item_weights: np.ndarray | None,
+    span: _Span,
+    begin_us: int,
+    end_us: int,
+) -> pl.DataFrame:
+    """The visits of one span of hours (ids and bad rows aside), their rows unsorted."""
+    rows = int(lengths.sum())
     visits = lengths.size
     visit_of_row = np.repeat(np.arange(visits), lengths)
     first_row_of_visit = np.cumsum(lengths) - lengths
     position = np.arange(rows) - first_row_of_visit[visit_of_row]
 
-    pool = _draw_visitor_pool(rng, visits)
-    visitor_of_visit = pool["visitor_of_visit"]
     kind_of_visit = pool["kind"][visitor_of_visit]
     bot_row = (kind_of_visit == _BOT)[visit_of_row]
 
     segments = np.minimum(lengths, 1 + rng.choice(3, size=visits, p=_ITEMS_PER_VISIT_P))
     segment = position * segments[visit_of_row] // lengths[visit_of_row]
     segment_start = (position == 0) | np.concatenate(([True], segment[1:] != segment[:-1]))
-    item_of_slot = _draw_items(rng, items, visits)
+    if item_weights is None:
+        item_weights = _item_weights(rng, items)
+    item_of_slot = rng.choice(items.height, size=(visits, 3), p=item_weights)
     item_row = item_of_slot[visit_of_row, segment]
     previous_item_row = item_of_slot[visit_of_row, np.maximum(segment - 1, 0)]
 
     offsets = _draw_row_offsets(rng, position, first_row_of_visit, visit_of_row, bot_row)
     last_offset = offsets[first_row_of_visit + lengths - 1]
-    starts = _draw_visit_starts(rng, visits, begin_us, days)
-    # Visits running past the window's end move back by a random margin, so that every row stays
-    # inside without piling up on its last microsecond.
+    starts = _draw_visit_starts(rng, visits, begin_us, span.first_hour, span.hours)
+    # Visits running past the range's end move back by a random margin, so that every row stays
+    # inside without piling up on its last microsecond; none moves before its span.
     margin = rng.integers(1, _HOUR_US, size=visits)
     starts = np.where(starts + last_offset >= end_us, end_us - last_offset - margin, starts)
-    starts = np.maximum(starts, begin_us)
+    starts = np.maximum(starts, span.begin_us)
     timestamps = np.clip(starts[visit_of_row] + offsets, begin_us, end_us - 1)
 
     event_type = _draw_event_types(rng, segment_start, bot_row)
@@ -472,7 +576,6 @@ def generate_raw_events(rows: int, days: int, seed: int, end: datetime, items: p
     bot_sessions = _draw_hex(rng, visits, 16)
 
     item_ids = items.get_column("id").cast(pl.String)
-    visitors = pool["frame"]
     referrers = pl.Series([entry for _, _, urls in _REFERRERS for entry in urls], dtype=pl.String)
     utm_values = pl.Series(_flat_utm_values(), dtype=pl.String)
     visit_columns = pl.DataFrame(
@@ -495,7 +598,7 @@ def generate_raw_events(rows: int, days: int, seed: int, end: datetime, items: p
         }
     )
     frame = pl.concat(
-        [row_columns, visit_columns[visit_of_row], visitors[visitor_of_visit[visit_of_row]]],
+        [row_columns, visit_columns[visit_of_row], _visitor_columns(pool, visitor_of_visit[visit_of_row])],
         how="horizontal",
     )
 
@@ -505,7 +608,7 @@ def generate_raw_events(rows: int, days: int, seed: int, end: datetime, items: p
         .then(pl.col("time_on_page").cast(pl.Int64).cast(pl.String))
         .otherwise(pl.col("time_on_page").cast(pl.String))
     )
-    frame = frame.with_columns(
+    return frame.with_columns(
         session_id=pl.when(pl.col("bot")).then(pl.col("bot_session")).otherwise(pl.col("session_id")),
         referrer=pl.when(pl.col("segment") > 0)
         .then(pl.lit(ITEM_URL_PREFIX) + pl.col("previous_event_id"))
@@ -523,9 +626,7 @@ def generate_raw_events(rows: int, days: int, seed: int, end: datetime, items: p
             ignore_nulls=True,
         )
         + pl.lit("}"),
-    ).sort("timestamp", maintain_order=True)
-    frame = frame.with_columns(id=_draw_uuids(rng, rows))
-    return _spoil_rows(rng, frame).select(SAMPLE_RAW_EVENTS.names()).cast(dict(SAMPLE_RAW_EVENTS))
+    )
 
 
 def write_items(conn: psycopg.Connection, items: pl.DataFrame) -> int:
@@ -539,13 +640,21 @@ def write_raw_events(conn: psycopg.Connection, events: pl.DataFrame) -> int:
 
 
 def generate_sample(
-    conn: psycopg.Connection, rows: int, days: int, seed: int, end: datetime, items: int = 200
+    conn: psycopg.Connection,
+    rows: int,
+    days: int,
+    seed: int,
+    end: datetime,
+    items: int = 200,
+    chunk_rows: int = GENERATE_CHUNK_ROWS,
 ) -> dict[str, int]:
     """Generate and write items then raw rows (the caller commits); return {'items': n, 'raw_events': n}."""
     item_frame = generate_items(items, seed, around=end)
     written_items = write_items(conn, item_frame)
-    events = generate_raw_events(rows, days, seed, end, item_frame)
-    return {"items": written_items, "raw_events": write_raw_events(conn, events)}
+    # A COPY per chunk: memory stays bounded by a chunk, and no single statement runs for the
+    # whole load (a 10M-row COPY outlasted the statement timeout).
+    written_rows = sum(write_raw_events(conn, chunk) for chunk in iter_raw_events(rows, days, seed, end, item_frame, chunk_rows))
+    return {"items": written_items, "raw_events": written_rows}
 
 
 def _copy_frame(
@@ -594,9 +703,20 @@ def _draw_hex(rng: np.random.Generator, count: int, nbytes: int) -> pl.Series:
 
 def _draw_uuids(rng: np.random.Generator, count: int) -> pl.Series:
     """Random version-4 UUIDs in canonical text form."""
+    return _format_uuids(_draw_uuid_bytes(rng, count))
+
+
+def _draw_uuid_bytes(rng: np.random.Generator, count: int) -> np.ndarray:
+    """The 16 bytes of random version-4 UUIDs, one per row."""
     raw = rng.integers(0, 256, size=(count, 16), dtype=np.uint8)
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
+    return raw
+
+
+def _format_uuids(raw: np.ndarray) -> pl.Series:
+    """UUIDs in canonical text form from a matrix of their bytes."""
+    count = raw.shape[0]
     digits = _hex_ascii(raw)
     text = np.full((count, 36), ord("-"), dtype=np.uint8)
     for start, stop, source in ((0, 8, 0), (9, 13, 8), (14, 18, 12), (19, 23, 16), (24, 36, 20)):
@@ -634,14 +754,16 @@ def _draw_visit_lengths(rng: np.random.Generator, rows: int) -> np.ndarray:
     return lengths
 
 
-def _draw_visitor_pool(rng: np.random.Generator, visits: int) -> dict:
-    """Visitors with their lasting attributes (ids, agent, address, demographics) and who made each visit."""
-    size = max(1, int(visits * _POOL_PER_VISIT))
+def _draw_visitor_pool(rng: np.random.Generator, size: int, visits: int | None) -> dict:
+    """Visitors with their lasting attributes (ids, agent, address, demographics), their visit rates
+    as a cumulative distribution, and, given `visits`, who made each of that many visits."""
     weights = rng.lognormal(0.0, _POOL_RATE_SIGMA, size=size)
-    visitor_of_visit = rng.choice(size, size=visits, p=weights / weights.sum())
+    visitor_of_visit = rng.choice(size, size=visits, p=weights / weights.sum()) if visits is not None else None
     kind = rng.choice(4, size=size, p=_VISITOR_KIND_P)
-    user_ids = _draw_uuids(rng, size)
-    session_ids = _draw_hex(rng, size, 16)
+    # Kept as bytes and indexes (written as text per chunk, for its rows only): a 10M-row sample has
+    # 2M visitors, whose text at once peaked at 1 GB.
+    user_ids = _draw_uuid_bytes(rng, size)
+    session_ids = rng.integers(0, 256, size=(size, 16), dtype=np.uint8)
 
     human_agents = rng.choice(len(_HUMAN_AGENTS), size=size, p=_normalised([w for _, w in _HUMAN_AGENTS]))
     bot_agents = len(_HUMAN_AGENTS) + rng.choice(
@@ -658,24 +780,38 @@ def _draw_visitor_pool(rng: np.random.Generator, visits: int) -> dict:
         null_agent + 1,
         agent,
     )
-    agents = pl.Series(
-        [ua for ua, _ in _HUMAN_AGENTS] + [ua for ua, _ in _BOT_AGENTS] + [None, ""], dtype=pl.String
-    )
 
     with_demographics = (kind == _SIGNED_IN) & (rng.random(size) < _DEMOGRAPHICS_SHARE)
     age = rng.choice(len(_AGE_GROUPS), size=size, p=_AGE_GROUP_P)
     gender = rng.choice(len(_GENDERS), size=size, p=_GENDER_P)
+    cdf = np.cumsum(weights)
+    return {
+        "visitor_of_visit": visitor_of_visit,
+        "cdf": cdf / cdf[-1],
+        "kind": kind.astype(np.int8),
+        "user_ids": user_ids,
+        "session_ids": session_ids,
+        "agent": agent.astype(np.uint8),
+        "with_demographics": with_demographics,
+        "age": age.astype(np.uint8),
+        "gender": gender.astype(np.uint8),
+        "ip_address": _draw_ip_addresses(rng, size),
+    }
 
-    frame = pl.DataFrame(
+
+def _visitor_columns(pool: dict, visitor_of_row: np.ndarray) -> pl.DataFrame:
+    """The lasting attributes of the visitor of each row."""
+    agents = pl.Series([ua for ua, _ in _HUMAN_AGENTS] + [ua for ua, _ in _BOT_AGENTS] + [None, ""], dtype=pl.String)
+    return pl.DataFrame(
         {
-            "kind": kind,
-            "user_id": user_ids,
-            "session_id": session_ids,
-            "user_agent": agents.gather(agent),
-            "ip_address": _draw_ip_addresses(rng, size),
-            "age": pl.Series(_AGE_GROUPS, dtype=pl.String).gather(age),
-            "gender": pl.Series(_GENDERS, dtype=pl.String).gather(gender),
-            "with_demographics": with_demographics,
+            "kind": pool["kind"][visitor_of_row],
+            "user_id": _format_uuids(pool["user_ids"][visitor_of_row]),
+            "session_id": _ascii_series(_hex_ascii(pool["session_ids"][visitor_of_row])),
+            "user_agent": agents.gather(pool["agent"][visitor_of_row]),
+            "ip_address": _format_ip_addresses(pool["ip_address"], visitor_of_row),
+            "age": pl.Series(_AGE_GROUPS, dtype=pl.String).gather(pool["age"][visitor_of_row]),
+            "gender": pl.Series(_GENDERS, dtype=pl.String).gather(pool["gender"][visitor_of_row]),
+            "with_demographics": pool["with_demographics"][visitor_of_row],
         }
     ).select(
         user_id=pl.when(pl.col("kind") == _SIGNED_IN).then(pl.col("user_id")),
@@ -686,33 +822,40 @@ def _draw_visitor_pool(rng: np.random.Generator, visits: int) -> dict:
             pl.format('"age_group": "{}", "gender": "{}"', pl.col("age"), pl.col("gender"))
         ),
     )
-    return {"visitor_of_visit": visitor_of_visit, "kind": kind, "frame": frame}
 
 
-def _draw_ip_addresses(rng: np.random.Generator, count: int) -> pl.Series:
-    """Public-looking IPv4 addresses, and some IPv6 ones."""
+def _draw_ip_addresses(rng: np.random.Generator, count: int) -> dict[str, np.ndarray]:
+    """Public-looking IPv4 addresses, and some IPv6 ones, as the numbers _format_ip_addresses writes."""
     octets = rng.integers(0, 256, size=(count, 4))
     octets[:, 0] = rng.choice(_IPV4_FIRST_OCTETS, size=count)
     octets[:, 3] = rng.integers(1, 255, size=count)
-    v6_groups = _hex_ascii(rng.integers(0, 256, size=(count, 8), dtype=np.uint8))
+    v6_bytes = rng.integers(0, 256, size=(count, 8), dtype=np.uint8)
     prefix = rng.choice(len(_IPV6_PREFIXES), size=count)
     is_v6 = rng.random(count) < _IPV6_SHARE
+    return {"octets": octets.astype(np.uint8), "v6_bytes": v6_bytes, "prefix": prefix.astype(np.uint8), "is_v6": is_v6}
+
+
+def _format_ip_addresses(addresses: dict[str, np.ndarray], rows: np.ndarray) -> pl.Series:
+    """The text of the addresses at the given positions."""
+    octets = addresses["octets"][rows]
+    v6_groups = _hex_ascii(addresses["v6_bytes"][rows])
     groups = [_ascii_series(v6_groups[:, i : i + 4]) for i in range(0, 16, 4)]
     return pl.select(
-        pl.when(pl.lit(pl.Series(is_v6)))
+        pl.when(pl.lit(pl.Series(addresses["is_v6"][rows])))
         .then(
             pl.format(
                 "{}:{}:{}:{}::{}",
-                pl.lit(pl.Series(_IPV6_PREFIXES, dtype=pl.String).gather(prefix)),
+                pl.lit(pl.Series(_IPV6_PREFIXES, dtype=pl.String).gather(addresses["prefix"][rows])),
                 *(pl.lit(group) for group in groups),
             )
         )
-        .otherwise(pl.concat_str([pl.lit(pl.Series(octets[:, i])) for i in range(4)], separator="."))
+        .otherwise(pl.concat_str([pl.lit(pl.Series(octets[:, i].astype(np.int64))) for i in range(4)], separator="."))
     ).to_series()
 
 
-def _draw_items(rng: np.random.Generator, items: pl.DataFrame, visits: int) -> np.ndarray:
-    """Up to three items per visit (a visits x 3 matrix of item positions), Zipf-like popularity."""
+def _item_weights(rng: np.random.Generator, items: pl.DataFrame) -> np.ndarray:
+    """Each item's chance of being looked at: Zipf-like popularity over a random ranking, less for
+    drafts and cancelled items."""
     rank = rng.permutation(items.height) + 1
     weights = 1.0 / rank**_ITEM_ZIPF_EXPONENT
     if "status" in items.columns:
@@ -721,7 +864,7 @@ def _draw_items(rng: np.random.Generator, items: pl.DataFrame, visits: int) -> n
             weights
             * status.replace_strict(_ITEM_STATUS_WEIGHT, default=1.0, return_dtype=pl.Float64).to_numpy()
         )
-    return rng.choice(items.height, size=(visits, 3), p=weights / weights.sum())
+    return weights / weights.sum()
 
 
 def _draw_row_offsets(
@@ -743,14 +886,20 @@ def _draw_row_offsets(
     return elapsed - elapsed[first_row_of_visit][visit_of_row]
 
 
-def _draw_visit_starts(rng: np.random.Generator, visits: int, begin_us: int, days: int) -> np.ndarray:
-    """Visit start instants following the daily and weekly rhythm."""
-    hour_starts = begin_us + np.arange(days * 24, dtype=np.int64) * _HOUR_US
+def _hour_weights(begin_us: int, hours: int) -> np.ndarray:
+    """How busy each hour from begin_us on is: the daily and weekly rhythm."""
+    hour_starts = begin_us + np.arange(hours, dtype=np.int64) * _HOUR_US
     hour_of_day = (hour_starts // _HOUR_US) % 24
     weekday = (hour_starts // _DAY_US + 3) % 7  # 1970-01-01 was a Thursday
-    weights = _HOUR_WEIGHTS[hour_of_day] * _WEEKDAY_WEIGHTS[weekday]
-    hours = rng.choice(hour_starts.size, size=visits, p=weights / weights.sum())
-    return hour_starts[hours] + rng.integers(0, _HOUR_US, size=visits)
+    return _HOUR_WEIGHTS[hour_of_day] * _WEEKDAY_WEIGHTS[weekday]
+
+
+def _draw_visit_starts(rng: np.random.Generator, visits: int, begin_us: int, first_hour: int, hours: int) -> np.ndarray:
+    """Visit start instants in hours [first_hour, first_hour + hours) after begin_us, following the rhythm."""
+    hour_starts = begin_us + np.arange(first_hour, first_hour + hours, dtype=np.int64) * _HOUR_US
+    weights = _hour_weights(hour_starts[0], hours)
+    chosen = rng.choice(hour_starts.size, size=visits, p=weights / weights.sum())
+    return hour_starts[chosen] + rng.integers(0, _HOUR_US, size=visits)
 
 
 def _draw_event_types(rng: np.random.Generator, segment_start: np.ndarray, bot_row: np.ndarray) -> np.ndarray:
@@ -804,12 +953,10 @@ def _utm_first(name: str) -> int:
     raise KeyError(name)
 
 
-def _spoil_rows(rng: np.random.Generator, frame: pl.DataFrame) -> pl.DataFrame:
-    """Plant the bad rows the tracker really sends: unknown types, no item, no timestamp (disjoint rows)."""
+def _spoil_rows(rng: np.random.Generator, frame: pl.DataFrame, counts: list[int]) -> pl.DataFrame:
+    """Plant the bad rows the tracker really sends: unknown types, no item, no timestamp (disjoint
+    rows, as many of each as `counts` says, in the order of _BAD_ROW_RATES)."""
     rows = frame.height
-    counts = [
-        _bad_row_count(rows, rate) for rate in (_UNKNOWN_TYPE_RATE, _NULL_EVENT_ID_RATE, _NULL_TIMESTAMP_RATE)
-    ]
     chosen = rng.choice(rows, size=min(rows, sum(counts)), replace=False)
     masks = []
     start = 0

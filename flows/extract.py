@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 import adbc_driver_postgresql.dbapi as adbc
@@ -12,14 +13,16 @@ from flows.settings import Settings
 from flows.sql import load_sql
 from transforms.pipeline import MetricConfig, countable_rows
 from transforms.schemas import RAW_EVENTS
+from transforms.validation import EARLIEST_TIMESTAMP
 from transforms.visits import visitors_reaching
 
 
 def extract_with_visit_context(
-    url: str, settings: Settings, start: datetime, end: datetime, context: timedelta, config: MetricConfig, max_reach: timedelta = timedelta(days=2)
+    url: str, settings: Settings, start: datetime, end: datetime, context: timedelta, config: MetricConfig
 ) -> tuple[pl.DataFrame, datetime]:
-    """Rows of [start, end) with `context` around them, reaching further back for visitors whose
-    visit was still going at the lower edge, so that every visit is seen whole; also the earliest instant read.
+    """Rows of [start, end) with `context` around them, reaching back as far as it takes for visitors
+    whose visit was still going at the lower edge, so that every visit is seen whole; also the
+    earliest instant read.
 
     Only the lower edge matters: rows after the window cannot change which period a visit belongs
     to, nor whether it bounced, once `context` covers one visit gap after it.
@@ -27,13 +30,36 @@ def extract_with_visit_context(
     lower = start - context
     rows = extract_events(url, settings, lower, end + context)
     open_visitors = visitors_reaching(countable_rows(rows, config), lower, start, settings.visit_gap_minutes)
-    while not open_visitors.is_empty() and start - lower < max_reach:
-        earlier = extract_events(url, settings, lower - context, lower).filter(pl.col("visitor_key").is_in(open_visitors.implode()))
-        lower -= context
+    # Each step back doubles, with no cap: a visit of any length is found in a number of reads
+    # that grows with the log of its length, and each read holds only the open visitors' rows.
+    step = context
+    while not open_visitors.is_empty() and lower > EARLIEST_TIMESTAMP:
+        earlier_lower = max(lower - step, EARLIEST_TIMESTAMP)
+        earlier = extract_visitor_events(url, settings, open_visitors, earlier_lower, lower)
+        lower, step = earlier_lower, step * 2
         rows = pl.concat([earlier, rows])
         chained = rows.filter(pl.col("visitor_key").is_in(open_visitors.implode()))
         open_visitors = visitors_reaching(countable_rows(chained, config), lower, start, settings.visit_gap_minutes)
     return rows, lower
+
+
+def extract_visitor_events(url: str, settings: Settings, visitor_keys: pl.Series, start: datetime, end: datetime) -> pl.DataFrame:
+    """Raw rows of [start, end) of the given visitors only, from the database and the archive."""
+    keys = visitor_keys.drop_nulls()
+    if any(partition_files(settings.archive_root, month) for month in months_overlapping(start, end)):
+        # Archived ranges are read through extract_events (which counts a row in both places
+        # once), a day at a time so that memory stays bounded by a day, not the range.
+        wanted = pl.col("visitor_key").is_in(keys.implode())
+        days = pl.datetime_range(start, end, "1d", closed="left", eager=True, time_zone="UTC").to_list()
+        return pl.concat([extract_events(url, settings, day, min(day + timedelta(days=1), end)).filter(wanted) for day in days])
+    # A NUL cannot be in a database row, nor in the JSON that names the keys.
+    named = json.dumps(keys.filter(~keys.str.contains("\x00", literal=True)).to_list())
+    with adbc.connect(url) as conn:
+        with conn.cursor() as cursor:
+            cursor.execute(f"set statement_timeout = {int(settings.statement_timeout_seconds) * 1000}")
+            cursor.execute(load_sql("extract_visitor_events"), (start, end, named))
+            table = cursor.fetch_arrow_table()
+    return pl.from_arrow(table).cast(RAW_EVENTS)
 
 
 def extract_events(url: str, settings: Settings, start: datetime, end: datetime) -> pl.DataFrame:

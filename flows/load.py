@@ -19,6 +19,7 @@ from transforms.periods import ALL_TIME_START, build_calendar, local_date
 from transforms.pipeline import HourResult
 from transforms.rollups import ALL_TIME_FACTS, advance_all_time, complete_all_time, roll_up_periods
 from transforms.summary import ROLLING_WINDOWS, SUMMARY, add_ratios, as_of_hour, summarise_items
+from transforms.text import without_nul
 
 PERIOD_KEYS = ["event_id", "period_type", "period_start"]
 # all_time rows all start at ALL_TIME_START: reading the periods starting in this span reads them.
@@ -48,6 +49,9 @@ class LoadReport:
 
 def copy_frame(conn: psycopg.Connection, table: str, frame: pl.DataFrame) -> None:
     """Bulk-load a frame into a (staging) table with COPY; column names must match."""
+    # Quoted CSV carries quotes, backslashes, newlines and `\.` lines as they are; only NUL cannot
+    # be sent, and one would fail the whole window, so it is replaced even if a transform missed it.
+    frame = without_nul(frame)
     buffer = io.BytesIO()
     frame.write_csv(buffer, include_header=False, null_value="", quote_style="non_numeric")
     columns = ", ".join(frame.columns)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -12,11 +13,13 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from data.sample import (
+    GENERATE_CHUNK_ROWS,
     ITEMS_SCHEMA,
     SAMPLE_RAW_EVENTS,
     generate_items,
     generate_raw_events,
     generate_sample,
+    iter_raw_events,
 )
 from flows.database import migrate
 from transforms.schemas import EVENT_TYPES
@@ -32,10 +35,16 @@ def items() -> pl.DataFrame:
     return generate_items(120, seed=11, around=END)
 
 
+@pytest.fixture(scope="module", params=[200_000, 30_000], ids=["one-frame", "in-chunks"])
+def chunk_rows(request: pytest.FixtureRequest) -> int:
+    """Every property holds for a sample drawn as one frame and for one drawn in chunks."""
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def events(items: pl.DataFrame) -> pl.DataFrame:
+def events(items: pl.DataFrame, chunk_rows: int) -> pl.DataFrame:
     """A sample large enough for proportions to settle."""
-    return generate_raw_events(200_000, 14, 5, END, items)
+    return pl.concat(list(iter_raw_events(200_000, 14, 5, END, items, chunk_rows)))
 
 
 def visitor_key() -> pl.Expr:
@@ -55,9 +64,20 @@ def test_items_have_the_events_table_shape(items: pl.DataFrame) -> None:
     assert shares["approved"] > 0.7
 
 
-def test_same_seed_gives_the_same_frames(items: pl.DataFrame, events: pl.DataFrame) -> None:
+def test_same_seed_gives_the_same_frames(items: pl.DataFrame, events: pl.DataFrame, chunk_rows: int) -> None:
     assert generate_items(120, seed=11, around=END).equals(items)
-    assert generate_raw_events(200_000, 14, 5, END, items).equals(events)
+    assert pl.concat(list(iter_raw_events(200_000, 14, 5, END, items, chunk_rows))).equals(events)
+    assert generate_raw_events(200_000, 14, 5, END, items).equals(
+        pl.concat(list(iter_raw_events(200_000, 14, 5, END, items, GENERATE_CHUNK_ROWS)))
+    )
+
+
+def test_chunks_are_bounded_and_sorted_across_chunks(items: pl.DataFrame) -> None:
+    chunks = list(iter_raw_events(200_000, 14, 5, END, items, 30_000))
+    assert len(chunks) > 3
+    assert max(chunk.height for chunk in chunks) < 2 * 30_000
+    for before, after in itertools.pairwise(chunks):
+        assert before["timestamp"].drop_nulls().max() <= after["timestamp"].drop_nulls().min()
 
 
 def test_different_seed_gives_different_frames(items: pl.DataFrame) -> None:
@@ -238,10 +258,11 @@ def test_popularity_is_skewed_and_traffic_has_rhythm(events: pl.DataFrame) -> No
     assert by_weekday[6] > 1.3 * by_weekday[2]
 
 
-def test_round_trip_through_postgresql(scratch_database_url: str) -> None:
+@pytest.mark.parametrize("copy_chunk_rows", [GENERATE_CHUNK_ROWS, 1_000], ids=["one-copy", "a-copy-per-chunk"])
+def test_round_trip_through_postgresql(scratch_database_url: str, copy_chunk_rows: int) -> None:
     with psycopg.connect(scratch_database_url) as conn:
         migrate(conn)
-        counts = generate_sample(conn, rows=5_000, days=3, seed=21, end=END, items=30)
+        counts = generate_sample(conn, rows=5_000, days=3, seed=21, end=END, items=30, chunk_rows=copy_chunk_rows)
         conn.commit()
         stored = conn.execute(
             """
@@ -260,7 +281,7 @@ def test_round_trip_through_postgresql(scratch_database_url: str) -> None:
         ).fetchone()
 
     items = generate_items(30, 21, around=END)
-    events = generate_raw_events(5_000, 3, 21, END, items)
+    events = pl.concat(list(iter_raw_events(5_000, 3, 21, END, items, copy_chunk_rows)))
     assert counts == {"items": 30, "raw_events": 5_000}
     assert events["user_agent"].is_null().any() and (events["user_agent"] == "").any()
     assert empties == (

@@ -6,6 +6,8 @@ import json
 
 import polars as pl
 
+from transforms.text import OTHER, is_storable_key
+
 JSON_COLUMNS = {
     "traffic_sources": "traffic_sources",
     "device_types": "device_types",
@@ -22,6 +24,16 @@ def attach_breakdown_json(rows: pl.DataFrame, breakdowns: pl.DataFrame, keys: li
     if breakdowns.is_empty():
         return rows.with_columns(pl.lit("{}").alias(name) for name in names)
     distinct_keys = breakdowns.get_column("key").unique().to_list()
+    unstorable = [key for key in distinct_keys if not is_storable_key(key)]
+    if unstorable:
+        # The last guard before jsonb (measure_hours already cleans what it counts): a key jsonb
+        # would refuse joins `other`, summed so that the object keeps one `other` key.
+        breakdowns = (
+            breakdowns.with_columns(pl.col("key").replace(unstorable, OTHER))
+            .group_by(*keys, "dimension", "key", maintain_order=True)
+            .agg(pl.col("views").sum())
+        )
+        distinct_keys = breakdowns.get_column("key").unique().to_list()
     quoted = pl.col("key").replace_strict(distinct_keys, [json.dumps(k, ensure_ascii=False) for k in distinct_keys], return_dtype=pl.String)
     objects = (
         breakdowns.sort("key")

@@ -8,6 +8,7 @@ import polars as pl
 
 from transforms.periods import hour_start
 from transforms.schemas import UTC_TIME
+from transforms.text import storable_key
 from transforms.visits import visits_by_item
 
 # One row per (item, period): counts and the additive parts of the ratios.
@@ -126,7 +127,9 @@ def measure_hours(
     breakdowns = pl.concat(
         [
             views.filter(pl.col(column).is_not_null())
-            .group_by(*keys, pl.col(column).alias("key"))
+            # Every key comes from raw text (metadata, hosts, utm_source): one PostgreSQL cannot
+            # store counts as `other` rather than failing the window's jsonb.
+            .group_by(*keys, storable_key(column).alias("key"))
             .agg(pl.len().cast(pl.Int64).alias("views"))
             .with_columns(pl.lit(dimension).alias("dimension"))
             for dimension, column in BREAKDOWN_COLUMNS.items()

@@ -10,6 +10,7 @@ import polars as pl
 from transforms.devices import add_device_classes
 from transforms.metrics import measure_hours
 from transforms.sources import classify_traffic_sources
+from transforms.text import storable_visitor_keys
 from transforms.validation import split_rejected
 from transforms.visits import assign_visits
 
@@ -44,6 +45,9 @@ def countable_rows(raw: pl.DataFrame, config: MetricConfig) -> pl.DataFrame:
 def compute_hours(raw: pl.DataFrame, window_start: datetime, window_end: datetime, config: MetricConfig) -> HourResult:
     """Compute the local hours of [window_start, window_end) from raw rows that may reach beyond it."""
     valid, _ = split_rejected(raw)
+    # Visitor keys are stored (visitor tables) and compared across runs, so they are made storable
+    # before visits and uniques use them; countable_rows keeps raw keys, which extraction matches.
+    valid = storable_visitor_keys(valid)
     inside = (pl.col("occurred_at") >= window_start) & (pl.col("occurred_at") < window_end)
     # Only rows inside the window are reported: context rows belong to the neighbouring windows.
     _, rejected = split_rejected(raw.filter(inside))

@@ -4,7 +4,9 @@ Precedence, first that applies:
 
 1. ``utm_source`` in the page URL's query (key case-insensitive; value percent- and
    ``+``-decoded, trimmed, lower-cased; an empty value does not count; a ``utm_source`` in
-   the fragment after ``#`` does not count).
+   the fragment after ``#`` does not count). A value whose escapes are not valid UTF-8 (a lone
+   ``%ff``, overlong ``%C0%80``, surrogate ``%ED%A0%80``), or that holds a control character
+   (``%00``) or is longer than a key may be, is ``other``.
 2. ``direct`` when the referrer is NULL, empty or whitespace.
 3. ``other`` when the referrer is non-empty but has no parseable host (``not a url``,
    ``:::``, ``http://``, ``null``, ``undefined``).
@@ -19,16 +21,19 @@ the text up to the first ``/``, ``?``, ``#`` or ``\\`` is the authority and must
 dot to count as a host (so tracker garbage such as ``null`` is ``other``). Userinfo and the
 port are dropped, the host is lower-cased and loses trailing dots, and it must consist of
 letter/digit/``_``/``-`` labels (IDN hosts in Unicode form pass) or be a bracketed IPv6
-literal.
+literal, and be at most 255 characters long.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_to_bytes
 
 import polars as pl
+
+from transforms.text import MAX_KEY_CHARS
 
 DIRECT = "direct"
 INTERNAL = "internal"
@@ -111,11 +116,29 @@ def _extract_utm_sources(page_urls: pl.Series) -> pl.DataFrame:
     )
     # Polars cannot percent-decode, so decode in Python once per distinct raw value.
     raws = frame["raw"].drop_nulls().unique().to_list()
-    decoded = {raw: unquote_plus(raw).strip().lower() or None for raw in raws}
+    decoded = {raw: _decode_utm_source(raw) for raw in raws}
     return frame.select(
         "page_url",
         pl.col("raw").replace_strict(decoded, default=None, return_dtype=pl.String).alias("utm_source"),
     )
+
+
+def _decode_utm_source(raw: str) -> str | None:
+    """The utm_source a raw query value names: None when blank, OTHER when it is not readable text."""
+    # Sanitised here, where the bytes are decoded, rather than only before writing: unquote_plus
+    # turns bad bytes into U+FFFD and lets %00 through as NUL, which jsonb refuses and which fails
+    # the whole window; and refusing here lets the spec say what such a view counts as (`other`).
+    # The strict codec refuses invalid, truncated and overlong sequences and surrogates.
+    try:
+        text = unquote_to_bytes(raw.replace("+", " ")).decode("utf-8", errors="strict")
+    except UnicodeDecodeError:
+        return OTHER
+    text = text.strip().lower()
+    if not text:
+        return None
+    if len(text) > MAX_KEY_CHARS or any(unicodedata.category(char) == "Cc" for char in text):
+        return OTHER
+    return text
 
 
 def _expand_known_sources(known_sources: Iterable[tuple[str, str]], hosts: pl.Series) -> dict[str, str]:
@@ -160,6 +183,8 @@ def _find_hosts(referrers: pl.Series) -> pl.DataFrame:
             "referrer",
             pl.when(
                 pl.col("host").str.contains(_VALID_HOST)
+                # Longer than DNS allows: no readable host, and too long a key to store.
+                & (pl.col("host").str.len_chars() <= MAX_KEY_CHARS)
                 & (pl.col("slashed").is_not_null() | pl.col("host").str.contains(".", literal=True))
             ).then(pl.col("host")).alias("host"),
         )
