@@ -29,6 +29,7 @@ class Settings:
     retention_days: int = 90
     anonymise_after_days: int = 30
     archive_root: Path = field(default_factory=lambda: PROJECT_ROOT / "data" / "archive")
+    redis_url: str | None = None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -81,4 +82,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         archive_root=Path(env["ANALYTICS_ARCHIVE_ROOT"]).expanduser().resolve()
         if env.get("ANALYTICS_ARCHIVE_ROOT")
         else defaults.archive_root,
+        redis_url=env.get("REDIS_URL") or None,
     )
