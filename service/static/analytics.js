@@ -111,7 +111,10 @@ function renderTimeline(rows, period) {
   }
   const step = Math.max(1, Math.ceil(rows.length / 8));
   rows.forEach((r, i) => {
-    if (i % step === 0) chart.append(svg("text", { x: x(i), y: H - 14, "text-anchor": "middle", "font-size": 11, fill: "#6b7385" }, tickLabel(r.period_start, period)));
+    if (i % step !== 0) return;
+    // The outermost labels hang inwards so that they are not cut at the edges.
+    const anchor = rows.length > 1 && i === 0 ? "start" : rows.length > 1 && i === rows.length - 1 ? "end" : "middle";
+    chart.append(svg("text", { x: x(i), y: H - 14, "text-anchor": anchor, "font-size": 11, fill: "#6b7385" }, tickLabel(r.period_start, period)));
   });
   for (const [field, color] of [["views_count", "#3b6fd8"], ["unique_views_count", "#e0803a"]]) {
     const points = rows.map((r, i) => `${x(i).toFixed(1)},${y(r[field]).toFixed(1)}`).join(" ");
