@@ -113,7 +113,11 @@ def invalidating_transaction(conn: psycopg.Connection) -> Iterator[None]:
         try:
             drop_from_redis(redis_url, conn.info.dbname, items)
         except Exception as exc:  # the services drop them too when they get the notification
-            log.warning("cache invalidation: Redis did not take the invalidation of %d items (%s); the services drop them on notification", len(items), type(exc).__name__)
+            log.warning(
+                "cache invalidation: Redis did not take the invalidation of %d items (%s); the services drop them on notification",
+                len(items),
+                type(exc).__name__,
+            )
     silent = wait_for_services(conn)
     if silent:
         log.warning(

@@ -47,7 +47,11 @@ TRACK_BODY = {
                         "event_type": {"type": "string", "enum": list(EVENT_TYPES)},
                         "session_id": {"type": "string", "maxLength": TEXT_LIMITS["session_id"], "description": "generated when missing"},
                         "referrer": {"type": "string", "maxLength": TEXT_LIMITS["referrer"], "description": "the page's document.referrer"},
-                        "user_agent": {"type": "string", "maxLength": TEXT_LIMITS["user_agent"], "description": "default: the User-Agent header"},
+                        "user_agent": {
+                            "type": "string",
+                            "maxLength": TEXT_LIMITS["user_agent"],
+                            "description": "default: the User-Agent header",
+                        },
                         "page_url": {"type": "string", "maxLength": TEXT_LIMITS["page_url"], "description": "default: the Referer header"},
                         "metadata": {"type": "object", "description": "at most 4 KiB as JSON, 32 keys per object, 4 levels"},
                     },
@@ -102,7 +106,11 @@ def create_app(database_url: str, settings: Settings, service: ServiceSettings) 
             database_url,
             min_size=1,
             max_size=service.read_pool_size,
-            kwargs={"autocommit": True, "application_name": "analytics-serve-reads", "options": f"-c statement_timeout={timeout_ms} -c timezone=UTC"},
+            kwargs={
+                "autocommit": True,
+                "application_name": "analytics-serve-reads",
+                "options": f"-c statement_timeout={timeout_ms} -c timezone=UTC",
+            },
             open=False,
         )
         await pool.open(wait=True, timeout=30)
@@ -111,14 +119,24 @@ def create_app(database_url: str, settings: Settings, service: ServiceSettings) 
             state.summary_columns = await read_summary_columns(conn)
             database_name = conn.info.dbname
         if service.cache_enabled:
-            state.cache = RedisCache(service.redis_url, database_name, service.cache_ttl_seconds) if service.redis_url else MemoryCache(service.cache_max_entries, service.cache_ttl_seconds)
+            state.cache = (
+                RedisCache(service.redis_url, database_name, service.cache_ttl_seconds)
+                if service.redis_url
+                else MemoryCache(service.cache_max_entries, service.cache_ttl_seconds)
+            )
             state.listener = InvalidationListener(database_url, state.cache, pool.connection)
             state.listener.start()
             try:
                 await asyncio.wait_for(state.listener.listening.wait(), LISTEN_START_SECONDS)
             except TimeoutError:
                 log.warning("cache: not listening for invalidations yet; reads bypass the cache until it is")
-        state.writer = BatchWriter(database_url, max_rows=service.batch_max_rows, wait_ms=service.batch_wait_ms, writers=service.writers, statement_timeout_ms=timeout_ms)
+        state.writer = BatchWriter(
+            database_url,
+            max_rows=service.batch_max_rows,
+            wait_ms=service.batch_wait_ms,
+            writers=service.writers,
+            statement_timeout_ms=timeout_ms,
+        )
         state.writer.start()
         try:
             yield
@@ -151,7 +169,13 @@ def create_app(database_url: str, settings: Settings, service: ServiceSettings) 
         listener = state.listener
         return state.cache if listener is not None and listener.listening.is_set() else None
 
-    async def cached_read(request: Request, item: str, field: str, read: Callable[[psycopg.AsyncConnection], Awaitable[bytes]], expires_at: float | None = None) -> Response:
+    async def cached_read(
+        request: Request,
+        item: str,
+        field: str,
+        read: Callable[[psycopg.AsyncConnection], Awaitable[bytes]],
+        expires_at: float | None = None,
+    ) -> Response:
         cache = trusted_cache()
         tag = None
         if cache is not None:
@@ -181,7 +205,10 @@ def create_app(database_url: str, settings: Settings, service: ServiceSettings) 
         summary="Record one analytics event of an item",
         openapi_extra=TRACK_BODY,
         responses={
-            200: {"description": "stored (committed)", "content": {"application/json": {"example": {"success": True, "id": "…", "session_id": "…"}}}},
+            200: {
+                "description": "stored (committed)",
+                "content": {"application/json": {"example": {"success": True, "id": "…", "session_id": "…"}}},
+            },
             400: {"description": "bad input"},
             404: {"description": "unknown item"},
             413: {"description": "body too large"},
@@ -250,7 +277,10 @@ def create_app(database_url: str, settings: Settings, service: ServiceSettings) 
         cache = "off" if state.cache is None else state.cache.kind
         listening = state.listener is not None and state.listener.listening.is_set()
         status = 200 if database == "ok" else 503
-        return JSONResponse({"status": "ok" if status == 200 else "degraded", "database": database, "cache": cache, "listening": listening}, status_code=status)
+        return JSONResponse(
+            {"status": "ok" if status == 200 else "degraded", "database": database, "cache": cache, "listening": listening},
+            status_code=status,
+        )
 
     app.state.service = state
     return app

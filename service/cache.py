@@ -18,7 +18,15 @@ from dataclasses import dataclass
 
 import psycopg
 
-from flows.invalidation import ACK_CHANNEL, CHANNEL, SERVICE_APPLICATION_PREFIX, redis_epoch_key, redis_generation_key, redis_item_key, redis_prefix
+from flows.invalidation import (
+    ACK_CHANNEL,
+    CHANNEL,
+    SERVICE_APPLICATION_PREFIX,
+    redis_epoch_key,
+    redis_generation_key,
+    redis_item_key,
+    redis_prefix,
+)
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +173,9 @@ class InvalidationListener:
     async def _run(self) -> None:
         while True:
             try:
-                async with await psycopg.AsyncConnection.connect(self.url, autocommit=True, application_name="analytics-serve-listening") as conn:
+                async with await psycopg.AsyncConnection.connect(
+                    self.url, autocommit=True, application_name="analytics-serve-listening"
+                ) as conn:
                     await conn.execute(f"listen {CHANNEL}")
                     # Named only once the LISTEN is in force: flows wait for the services so named.
                     await conn.execute("select set_config('application_name', %s, false)", (SERVICE_APPLICATION_PREFIX + self.instance,))
@@ -178,6 +188,8 @@ class InvalidationListener:
                 raise
             except Exception as exc:
                 if self.listening.is_set():
-                    log.warning("cache: invalidation listener lost its connection (%s); reads bypass the cache until it is back", type(exc).__name__)
+                    log.warning(
+                        "cache: invalidation listener lost its connection (%s); reads bypass the cache until it is back", type(exc).__name__
+                    )
                 self.listening.clear()
                 await asyncio.sleep(1.0)

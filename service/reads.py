@@ -64,7 +64,9 @@ def parse_instant(name: str, text: str, timezone_name: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-def parse_period_query(period_type: str | None, start_date: str | None, end_date: str | None, timezone_name: str, now: datetime) -> PeriodQuery:
+def parse_period_query(
+    period_type: str | None, start_date: str | None, end_date: str | None, timezone_name: str, now: datetime
+) -> PeriodQuery:
     """Validate the periods parameters (defaults: day, and end at now); errors name the parameter."""
     kind = period_type if period_type not in (None, "") else "day"
     if kind not in PERIOD_TYPES:
@@ -79,7 +81,9 @@ def parse_period_query(period_type: str | None, start_date: str | None, end_date
     if start > end:
         raise RequestError(f"start_date {start.isoformat()} is after end_date {end.isoformat()}; pass a start_date before the end_date")
     if kind == "hour" and end - start > MAX_HOUR_SPAN:
-        raise RequestError(f"start_date to end_date spans {(end - start).days} days of hours; narrow it to {MAX_HOUR_SPAN.days} days or use period_type=day")
+        raise RequestError(
+            f"start_date to end_date spans {(end - start).days} days of hours; narrow it to {MAX_HOUR_SPAN.days} days or use period_type=day"
+        )
     return PeriodQuery(kind, start, end, end_is_now, start_given)
 
 

@@ -87,7 +87,10 @@ class BatchWriter:
 
     async def _connect(self) -> psycopg.AsyncConnection:
         return await psycopg.AsyncConnection.connect(
-            self.url, autocommit=True, application_name="analytics-serve-writer", options=f"-c statement_timeout={self.statement_timeout_ms}"
+            self.url,
+            autocommit=True,
+            application_name="analytics-serve-writer",
+            options=f"-c statement_timeout={self.statement_timeout_ms}",
         )
 
     async def _write(self, conn: psycopg.AsyncConnection, rows: list[RawRow]) -> set[str]:

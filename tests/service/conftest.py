@@ -97,7 +97,9 @@ class ServiceProcess:
 def start_service(env: dict[str, str], timeout: float = 120) -> ServiceProcess:
     """Start `analytics serve` on a free port and wait until it answers and listens for invalidations."""
     port = free_port()
-    process = subprocess.Popen([str(ANALYTICS), "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [str(ANALYTICS), "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     base_url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

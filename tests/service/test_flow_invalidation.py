@@ -18,13 +18,16 @@ from tests.service.conftest import REDIS_URL, USER_AGENTS, current_hour, next_ho
 
 def stored_summary(url: str, item: str) -> dict:
     with psycopg.connect(url) as conn:
-        return json.loads(conn.execute("select row_to_json(s)::text from event_analytics_summary s where event_id = %s", (item,)).fetchone()[0])
+        return json.loads(
+            conn.execute("select row_to_json(s)::text from event_analytics_summary s where event_id = %s", (item,)).fetchone()[0]
+        )
 
 
 def stored_day(url: str, item: str, day_start: datetime) -> dict:
     with psycopg.connect(url) as conn:
         text = conn.execute(
-            "select row_to_json(a)::text from event_analytics a where event_id = %s and period_type = 'day' and period_start = %s", (item, day_start)
+            "select row_to_json(a)::text from event_analytics a where event_id = %s and period_type = 'day' and period_start = %s",
+            (item, day_start),
         ).fetchone()[0]
     return json.loads(text)
 
@@ -48,7 +51,11 @@ def track_views(service, item: str, views: int, clicks: int) -> None:
     with service.client() as http:
         for n in range(views + clicks):
             kind = "view" if n < views else "click"
-            answer = http.post(f"/api/events/{item}/analytics/track", json={"event_type": kind, "session_id": f"e2e-{n}"}, headers={"User-Agent": USER_AGENTS[n % 4]})
+            answer = http.post(
+                f"/api/events/{item}/analytics/track",
+                json={"event_type": kind, "session_id": f"e2e-{n}"},
+                headers={"User-Agent": USER_AGENTS[n % 4]},
+            )
             assert answer.status_code == 200, answer.text
 
 

@@ -27,7 +27,11 @@ def test_every_acknowledged_row_survives_a_sigkill_mid_load(database_url, serve_
         with httpx.Client(base_url=service.base_url, timeout=10) as http:
             for k in range(5000):  # bounded; the kill ends it long before
                 try:
-                    answer = http.post(f"/api/events/{items[k % 4]}/analytics/track", json={"event_type": "view", "session_id": f"c{n}-{k}"}, headers={"User-Agent": USER_AGENTS[k % 4]})
+                    answer = http.post(
+                        f"/api/events/{items[k % 4]}/analytics/track",
+                        json={"event_type": "view", "session_id": f"c{n}-{k}"},
+                        headers={"User-Agent": USER_AGENTS[k % 4]},
+                    )
                 except httpx.HTTPError:
                     return  # the service is gone: this request was never acknowledged
                 with lock:

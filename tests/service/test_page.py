@@ -26,7 +26,9 @@ def chromium() -> Path:
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
         apt = shutil.which("apt-get")
         if apt is None:
-            pytest.fail("chromium is missing and apt-get is not available to install it; install chromium and chromium-driver", pytrace=False)
+            pytest.fail(
+                "chromium is missing and apt-get is not available to install it; install chromium and chromium-driver", pytrace=False
+            )
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run([apt, "update", "-q"], check=True, env=env, capture_output=True)
         subprocess.run([apt, "install", "-y", "-q", "chromium", "chromium-driver"], check=True, env=env, capture_output=True)
@@ -63,7 +65,9 @@ def test_the_page_shows_the_items_figures(database_url, prefect_server, serve_fa
             "select coalesce(sum(views_count), 0) from event_analytics where event_id = %s and period_type = 'day' and period_end <= now() and period_start >= now() - interval '90 days'",
             (item,),
         ).fetchone()[0]
-        genders = conn.execute("select genders from event_analytics where event_id = %s and period_type = 'all_time'", (item,)).fetchone()[0]
+        genders = conn.execute("select genders from event_analytics where event_id = %s and period_type = 'all_time'", (item,)).fetchone()[
+            0
+        ]
     service = serve_factory()
 
     browser.get(f"{service.base_url}/events/{item}/analytics")
@@ -76,11 +80,17 @@ def test_the_page_shows_the_items_figures(database_url, prefect_server, serve_fa
     assert card("total_views") == f"{views:,}"
     assert card("total_unique_views") == f"{uniques:,}"
     assert card("total_clicks") == f"{clicks:,}"
-    source_rows = {row.get_attribute("data-key"): int(row.get_attribute("data-count")) for row in browser.find_elements(By.CSS_SELECTOR, "#sources .bar-row")}
+    source_rows = {
+        row.get_attribute("data-key"): int(row.get_attribute("data-count"))
+        for row in browser.find_elements(By.CSS_SELECTOR, "#sources .bar-row")
+    }
     assert len(source_rows) == min(10, len(sources)) and all(sources[key] == count for key, count in source_rows.items())
     assert max(source_rows.values()) == max(sources.values())
     assert browser.find_elements(By.CSS_SELECTOR, "#devices .bar-row")
-    gender_rows = {row.get_attribute("data-key"): int(row.get_attribute("data-count")) for row in browser.find_elements(By.CSS_SELECTOR, "#genders .bar-row")}
+    gender_rows = {
+        row.get_attribute("data-key"): int(row.get_attribute("data-count"))
+        for row in browser.find_elements(By.CSS_SELECTOR, "#genders .bar-row")
+    }
     assert gender_rows == genders
     timeline = browser.find_element(By.ID, "timeline")
     assert timeline.get_attribute("data-period") == "day"

@@ -44,7 +44,13 @@ def test_the_summary_is_the_stored_row(reader, database_url):
     with psycopg.connect(database_url, autocommit=True) as conn:
         put_summary(conn, item, 40)
     body = reader.get(f"/api/events/{item}/analytics").json()
-    assert (body["event_id"], body["total_views"], body["total_unique_views"], body["bounce_rate"], body["traffic_sources"]) == (item, 40, 20, 0.25, {"direct": 40})
+    assert (body["event_id"], body["total_views"], body["total_unique_views"], body["bounce_rate"], body["traffic_sources"]) == (
+        item,
+        40,
+        20,
+        0.25,
+        {"direct": 40},
+    )
 
 
 def test_an_unknown_item_gets_zeros_and_a_malformed_id_a_400(reader, database_url):
@@ -66,7 +72,10 @@ def test_periods_come_in_ascending_order_within_the_bounds(reader, database_url)
         for offset in (3, 0, 2, 1):  # inserted out of order
             put_period(conn, item, "day", DAY + timedelta(days=offset), DAY + timedelta(days=offset + 1), 10 + offset)
         put_period(conn, item, "hour", DAY, DAY + timedelta(hours=1), 99)
-    rows = reader.get(f"/api/events/{item}/analytics/periods", params={"period_type": "day", "start_date": "2026-11-01", "end_date": "2026-11-04T00:00:00Z"}).json()
+    rows = reader.get(
+        f"/api/events/{item}/analytics/periods",
+        params={"period_type": "day", "start_date": "2026-11-01", "end_date": "2026-11-04T00:00:00Z"},
+    ).json()
     assert [(r["period_start"], r["views_count"]) for r in rows] == [
         ("2026-11-01T00:00:00+00:00", 10),
         ("2026-11-02T00:00:00+00:00", 11),
@@ -74,7 +83,12 @@ def test_periods_come_in_ascending_order_within_the_bounds(reader, database_url)
     ]
     everything = reader.get(f"/api/events/{item}/analytics/periods", params={"start_date": "2026-10-01"}).json()
     assert [r["views_count"] for r in everything] == [10, 11, 12, 13]  # day by default, end_date now
-    assert reader.get(f"/api/events/{item}/analytics/periods", params={"period_type": "hour", "start_date": "2026-11-01"}).json()[0]["views_count"] == 99
+    assert (
+        reader.get(f"/api/events/{item}/analytics/periods", params={"period_type": "hour", "start_date": "2026-11-01"}).json()[0][
+            "views_count"
+        ]
+        == 99
+    )
 
 
 @pytest.mark.parametrize(
@@ -127,7 +141,10 @@ def test_a_commit_through_analytics_transaction_is_read_at_once(reader, database
                 conn.execute("update event_analytics_summary set total_views = %s where event_id = any(%s::uuid[])", (round_, items[:2]))
                 conn.execute("update event_analytics set views_count = %s where event_id = %s", (round_, items[0]))
             assert [reader.get(f"/api/events/{item}/analytics").json()["total_views"] for item in items] == [round_, round_, 1]
-            assert reader.get(f"/api/events/{items[0]}/analytics/periods", params={"start_date": "2026-11-01"}).json()[0]["views_count"] == round_
+            assert (
+                reader.get(f"/api/events/{items[0]}/analytics/periods", params={"start_date": "2026-11-01"}).json()[0]["views_count"]
+                == round_
+            )
 
 
 def test_a_rolled_back_write_invalidates_nothing_and_changes_nothing(reader, database_url):
@@ -176,7 +193,11 @@ def test_health_docs_and_openapi_are_served_without_a_cdn(reader):
     health = reader.get("/health").json()
     assert health["database"] == "ok" and health["listening"] is True and health["cache"] in ("memory", "redis")
     spec = reader.get("/openapi.json").json()
-    assert {"/api/events/{event_id}/analytics/track", "/api/events/{event_id}/analytics", "/api/events/{event_id}/analytics/periods"} <= set(spec["paths"])
+    assert {
+        "/api/events/{event_id}/analytics/track",
+        "/api/events/{event_id}/analytics",
+        "/api/events/{event_id}/analytics/periods",
+    } <= set(spec["paths"])
     docs = reader.get("/docs").text
     assert "cdn" not in docs.lower()
     for asset in ("/static-offline-docs/swagger-ui-bundle.js", "/static-offline-docs/swagger-ui.css"):

@@ -28,7 +28,11 @@ def stored_rows(url: str, item: str) -> list[dict]:
 
 def test_a_view_is_stored_with_the_header_user_agent_and_a_generated_session(client, database_url):
     item = make_item(database_url)
-    answer = client.post(f"/api/events/{item}/analytics/track", json={"event_type": "view", "referrer": "https://www.facebook.com/"}, headers={"User-Agent": USER_AGENTS[0], "Referer": "https://example-events.com/e/1"})
+    answer = client.post(
+        f"/api/events/{item}/analytics/track",
+        json={"event_type": "view", "referrer": "https://www.facebook.com/"},
+        headers={"User-Agent": USER_AGENTS[0], "Referer": "https://example-events.com/e/1"},
+    )
     assert answer.status_code == 200, answer.text
     reply = answer.json()
     [row] = stored_rows(database_url, item)
@@ -44,7 +48,13 @@ def test_a_view_is_stored_with_the_header_user_agent_and_a_generated_session(cli
 
 def test_the_body_user_agent_and_session_win_and_user_id_in_the_body_is_ignored(client, database_url):
     item = make_item(database_url)
-    body = {"event_type": "click", "session_id": "s-123", "user_agent": USER_AGENTS[1], "user_id": str(uuid.uuid4()), "metadata": {"time_on_page_seconds": 12}}
+    body = {
+        "event_type": "click",
+        "session_id": "s-123",
+        "user_agent": USER_AGENTS[1],
+        "user_id": str(uuid.uuid4()),
+        "metadata": {"time_on_page_seconds": 12},
+    }
     assert client.post(f"/api/events/{item}/analytics/track", json=body, headers={"User-Agent": USER_AGENTS[2]}).status_code == 200
     [row] = stored_rows(database_url, item)
     assert (row["session_id"], row["user_agent"], row["user_id"]) == ("s-123", USER_AGENTS[1], None)
@@ -122,7 +132,9 @@ def test_user_id_comes_only_from_a_valid_signed_token(client_factory, database_u
     refused = client.post(f"/api/events/{item}/analytics/track", json={"event_type": "view"}, headers={TOKEN_HEADER: forged})
     assert refused.status_code == 401 and "signature" in refused.json()["error"]
     expired = sign_user_token(user, "s3cret", int(time.time()) - 1)
-    assert client.post(f"/api/events/{item}/analytics/track", json={"event_type": "view"}, headers={TOKEN_HEADER: expired}).status_code == 401
+    assert (
+        client.post(f"/api/events/{item}/analytics/track", json={"event_type": "view"}, headers={TOKEN_HEADER: expired}).status_code == 401
+    )
     assert client.post(f"/api/events/{item}/analytics/track", json={"event_type": "view"}).status_code == 200
     assert [row["user_id"] for row in stored_rows(database_url, item)] == [user, None]
 
@@ -133,7 +145,9 @@ def test_a_user_header_counts_only_when_a_gateway_is_configured(client_factory, 
     assert plain.post(f"/api/events/{item}/analytics/track", json={"event_type": "view"}, headers={"X-User-Id": user}).status_code == 200
     gateway = client_factory(trusted_user_header="x-user-id")
     assert gateway.post(f"/api/events/{item}/analytics/track", json={"event_type": "view"}, headers={"X-User-Id": user}).status_code == 200
-    assert gateway.post(f"/api/events/{item}/analytics/track", json={"event_type": "view"}, headers={"X-User-Id": "admin"}).status_code == 400
+    assert (
+        gateway.post(f"/api/events/{item}/analytics/track", json={"event_type": "view"}, headers={"X-User-Id": "admin"}).status_code == 400
+    )
     assert [row["user_id"] for row in stored_rows(database_url, item)] == [None, user]
 
 
@@ -143,7 +157,12 @@ def test_the_forwarded_address_counts_only_behind_a_configured_proxy(client_fact
     assert client_factory().post(f"/api/events/{item}/analytics/track", json={"event_type": "view"}, headers=headers).status_code == 200
     proxied = client_factory(trusted_proxy_header="x-forwarded-for")
     assert proxied.post(f"/api/events/{item}/analytics/track", json={"event_type": "view"}, headers=headers).status_code == 200
-    assert proxied.post(f"/api/events/{item}/analytics/track", json={"event_type": "view"}, headers={"X-Forwarded-For": "not-an-ip"}).status_code == 200
+    assert (
+        proxied.post(
+            f"/api/events/{item}/analytics/track", json={"event_type": "view"}, headers={"X-Forwarded-For": "not-an-ip"}
+        ).status_code
+        == 200
+    )
     # TestClient's peer is "testclient", not an address: stored as NULL rather than refused.
     assert [row["ip"] for row in stored_rows(database_url, item)] == [None, "198.51.100.7", None]
 
@@ -152,7 +171,11 @@ def test_concurrent_requests_are_batched_and_each_acknowledged_row_is_stored(cli
     items = [make_item(database_url) for _ in range(3)]
 
     def send(n: int) -> str:
-        answer = client.post(f"/api/events/{items[n % 3]}/analytics/track", json={"event_type": "view", "session_id": f"s{n}"}, headers={"User-Agent": USER_AGENTS[n % 4]})
+        answer = client.post(
+            f"/api/events/{items[n % 3]}/analytics/track",
+            json={"event_type": "view", "session_id": f"s{n}"},
+            headers={"User-Agent": USER_AGENTS[n % 4]},
+        )
         assert answer.status_code == 200, answer.text
         return answer.json()["id"]
 
