@@ -106,7 +106,8 @@ def invalidating_transaction(conn: psycopg.Connection) -> Iterator[None]:
         items = [row[0] for row in conn.execute(load_sql("read_touched_items"))]
         if items:
             conn.execute(load_sql("notify_channel"), {"channel": CHANNEL, "payloads": item_payloads(items)})
-    if not items:
+    if not items or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        # Nothing touched, or this was a savepoint: the outer commit delivers the notification.
         return
     redis_url = _redis_url()
     if redis_url:
@@ -118,7 +119,11 @@ def invalidating_transaction(conn: psycopg.Connection) -> Iterator[None]:
                 len(items),
                 type(exc).__name__,
             )
-    silent = wait_for_services(conn)
+    try:
+        silent = wait_for_services(conn)
+    except psycopg.Error as exc:  # the figures are committed: a lost confirmation must not fail the flow
+        log.warning("cache invalidation: could not confirm with the services (%s); they drop the items when the notification reaches them", type(exc).__name__)
+        return
     if silent:
         log.warning(
             "cache invalidation: %d service(s) did not confirm within %.0f s (%s); they may serve older figures until their entries expire",
