@@ -65,13 +65,14 @@ def drop_from_redis(redis_url: str, database_name: str, items: Sequence[str]) ->
         client.close()
 
 
-def wait_for_services(conn: psycopg.Connection, timeout: float = ACK_WAIT_SECONDS) -> list[str]:
+def wait_for_services(conn: psycopg.Connection, timeout: float | None = None) -> list[str]:
     """Ping every live service after a commit and wait until each has answered; return those that did not.
 
     Notifications reach a listener in commit order, so a service that answers the ping has handled
     every invalidation committed before it; a service that started listening after the commit
     started with an empty cache.
     """
+    timeout = ACK_WAIT_SECONDS if timeout is None else timeout
     token = uuid.uuid4().hex
     conn.execute(f"listen {ACK_CHANNEL}")
     try:
