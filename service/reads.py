@@ -61,7 +61,10 @@ def parse_instant(name: str, text: str, timezone_name: str) -> datetime:
         raise RequestError(f"{name} {shown!r} is not an ISO 8601 date or time; pass e.g. 2026-11-01 or 2026-11-01T12:00:00Z") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(timezone_name))
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise RequestError(f"{name} {text!r} is outside the years 1 to 9999 in UTC; pass a nearer date") from None
 
 
 def parse_period_query(
@@ -77,7 +80,12 @@ def parse_period_query(
     if start_given:
         start = parse_instant("start_date", start_date, timezone_name)
     else:
-        start = end - DEFAULT_SPANS[kind] if kind in DEFAULT_SPANS else datetime(1970, 1, 1, tzinfo=UTC)
+        start = datetime(1970, 1, 1, tzinfo=UTC)
+        if kind in DEFAULT_SPANS:
+            try:
+                start = end - DEFAULT_SPANS[kind]
+            except OverflowError:  # an end_date in the first days of year 1
+                start = datetime.min.replace(tzinfo=UTC)
     if start > end:
         raise RequestError(f"start_date {start.isoformat()} is after end_date {end.isoformat()}; pass a start_date before the end_date")
     if kind == "hour" and end - start > MAX_HOUR_SPAN:

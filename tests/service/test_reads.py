@@ -202,3 +202,25 @@ def test_health_docs_and_openapi_are_served_without_a_cdn(reader):
     assert "cdn" not in docs.lower()
     for asset in ("/static-offline-docs/swagger-ui-bundle.js", "/static-offline-docs/swagger-ui.css"):
         assert asset in docs and reader.get(asset).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("start_date=%00", 400),
+        ("period_type=%ff%00", 400),
+        ("end_date=9999-12-31T23:59:59-23:59", 400),
+        ("start_date=0001-01-01T00:00:00%2B23:59", 400),
+        ("start_date=2026-11-01T25:00", 400),
+        ("start_date=" + "9" * 5000, 400),
+        # Valid, if odd: the first days of year 1 (the default start would be before it).
+        ("end_date=0001-01-01", 200),
+        ("end_date=0001-01-02T00:00:00Z", 200),
+    ],
+    ids=["nul", "bad-bytes", "overflow-end", "overflow-start", "hour-25", "huge", "year-1", "default-start-before-year-1"],
+)
+def test_hostile_period_parameters_never_get_a_5xx(reader, database_url, query, status):
+    item = make_item(database_url)
+    answer = reader.get(f"/api/events/{item}/analytics/periods?{query}")
+    assert answer.status_code == status, answer.text
+    assert answer.json() == [] if status == 200 else answer.json()["error"]
