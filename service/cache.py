@@ -85,6 +85,14 @@ class MemoryCache:
         pass
 
 
+# One command per read: the current tag (epoch and item generation) and the stored value.
+LOOKUP_SCRIPT = """
+local epoch = redis.call('GET', KEYS[1]) or '0'
+local generation = redis.call('GET', KEYS[2]) or '0'
+return {epoch .. ':' .. generation, redis.call('HGET', KEYS[3], ARGV[1])}
+"""
+
+
 class RedisCache:
     """Entries in Redis, shared by every service on the same database.
 
@@ -99,17 +107,14 @@ class RedisCache:
         import redis.asyncio
 
         self.client = redis.asyncio.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self.lookup_script = self.client.register_script(LOOKUP_SCRIPT)
         self.prefix = redis_prefix(database_name)
         self.ttl = ttl_seconds
 
     async def lookup(self, item: str, field: str) -> tuple[Entry | None, bytes]:
-        async with self.client.pipeline(transaction=False) as pipe:
-            pipe.get(redis_epoch_key(self.prefix))
-            pipe.get(redis_generation_key(self.prefix, item))
-            pipe.hget(redis_item_key(self.prefix, item), field)
-            epoch, generation, value = await pipe.execute()
-        tag = (epoch or b"0") + b":" + (generation or b"0")
-        if value is None:
+        keys = [redis_epoch_key(self.prefix), redis_generation_key(self.prefix, item), redis_item_key(self.prefix, item)]
+        tag, value = await self.lookup_script(keys=keys, args=[field])
+        if not value:
             return None, tag
         stored_tag, expires, etag, body = value.split(b"|", 3)
         if stored_tag != tag or float(expires) <= time.time():
