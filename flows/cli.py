@@ -314,6 +314,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(rows=args.rows, days=args.days, seed=args.seed)
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    if not 0 < args.port < 65536:
+        raise UsageError(f"serve: port {args.port} is not between 1 and 65535; pass e.g. --port 8000")
+    from service.server import serve
+
+    return serve(args.host, args.port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="analytics", description="Event-analytics ETL: raw tracking rows to per-item analytics.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -381,6 +389,11 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--limit", type=positive_int, default=1_000, help="rows printed at most (default 1000); no more are read")
     query.add_argument("--timeout", type=positive_int, default=60, help="seconds before the query is stopped (default 60)")
     query.set_defaults(handler=cmd_archive_query)
+
+    serve = commands.add_parser("serve", help="serve the tracking and read routes, the analytics page and the API docs (/docs)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=positive_int, default=8000, help="port to listen on (default 8000)")
+    serve.set_defaults(handler=cmd_serve)
 
     run = commands.add_parser("run", help="run a flow once, now")
     run.add_argument("flow", choices=["hourly", "daily"], help="hourly: last closed hour plus lookback; daily: previous local day")

@@ -12,6 +12,7 @@ import polars as pl
 import psycopg
 
 from flows.database import WRITE_LOCK_KEY
+from flows.invalidation import invalidating_transaction
 from flows.sql import load_sql
 from transforms.breakdowns import attach_breakdown_json
 from transforms.metrics import BREAKDOWNS, PERIOD_METRICS, VISITOR_HOURS
@@ -238,8 +239,9 @@ def refresh_summaries(conn: psycopg.Connection, items: list[str], as_of: datetim
 
 @contextmanager
 def analytics_transaction(conn: psycopg.Connection) -> Iterator[None]:
-    """One transaction that holds the analytics write lock, reads times in UTC and has the staging tables."""
-    with conn.transaction():
+    """One transaction that holds the analytics write lock, reads times in UTC and has the staging tables;
+    the items it touched are dropped from every cache before it returns (flows/invalidation.py)."""
+    with invalidating_transaction(conn):
         conn.execute(load_sql("lock_analytics_writes"), {"lock_key": WRITE_LOCK_KEY})
         conn.execute("set local timezone = 'UTC'")
         conn.execute(load_sql("create_staging_tables"))

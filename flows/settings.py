@@ -33,6 +33,8 @@ class Settings:
     anonymise_after_days: int = 30
     archive_root: Path = field(default_factory=lambda: PROJECT_ROOT / "data" / "archive")
     backfill_workers: int = 2
+    # May hold a password, like database_url: never in a repr, a log line or a Prefect state.
+    redis_url: str | None = field(default=None, repr=False)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -134,6 +136,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         if env.get("ANALYTICS_ARCHIVE_ROOT")
         else defaults.archive_root,
         backfill_workers=_int_setting(env, "ANALYTICS_BACKFILL_WORKERS", defaults.backfill_workers),
+        redis_url=env.get("REDIS_URL") or None,
         # Last, being the slow checks: libpq parses the URL, Polars checks the zone.
         database_url=validate_database_url(env["DATABASE_URL"]) if env.get("DATABASE_URL") else None,
         timezone=validate_timezone(env.get("ANALYTICS_TIMEZONE") or defaults.timezone),
