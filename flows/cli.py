@@ -100,8 +100,17 @@ def check_database(settings) -> None:
         require_migrated(conn)
 
 
+def ensure_orchestrator(settings) -> None:
+    """Point Prefect at PREFECT_API_URL's server, else the local one (started on first use)."""
+    from flows.orchestrator import ensure_prefect_api
+
+    ensure_prefect_api(settings)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    check_database(_settings())
+    settings = _settings()
+    check_database(settings)
+    ensure_orchestrator(settings)
     from flows.runs import daily, hourly
 
     if args.flow == "hourly":
@@ -143,6 +152,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     if args.dask_address and args.dask_workers:
         raise UsageError("backfill: pass either --dask-address or --dask-workers, not both")
     check_database(settings)
+    ensure_orchestrator(settings)
     flow_to_run = backfill
     if args.dask_address or args.dask_workers:
         from prefect_dask import DaskTaskRunner
@@ -182,6 +192,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 def cmd_retention(args: argparse.Namespace) -> int:
     settings = _settings()
     check_database(settings)
+    ensure_orchestrator(settings)
     from flows.retention import RetentionError, render_report, retention
 
     try:
@@ -218,9 +229,28 @@ def cmd_archive_query(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     # The demo prints its own progress; Prefect's per-task lines would bury it.
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    ensure_orchestrator(_settings())
     from flows.demo import run_demo
 
     return run_demo(rows=args.rows, days=args.days, seed=args.seed)
+
+
+def cmd_prefect_url(args: argparse.Namespace) -> int:
+    from flows.orchestrator import ensure_prefect_api, ui_url_of
+
+    api_url = ensure_prefect_api(_settings())
+    print(api_url if args.api else ui_url_of(api_url))
+    return 0
+
+
+def cmd_prefect_stop(args: argparse.Namespace) -> int:
+    from flows.orchestrator import stop_local_server
+
+    if os.environ.get("PREFECT_API_URL"):
+        raise UsageError("prefect stop: PREFECT_API_URL is set, so that server is in use, not a local one; unset it to stop the local one")
+    server = stop_local_server(_settings())
+    print(f"local Prefect server stopped (pid {server.pid}, {server.ui_url})" if server else "local Prefect server was not running")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -237,6 +267,14 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_parser("url", help="print the database URL (password masked)").set_defaults(handler=cmd_db_url)
     db.add_parser("migrate", help="apply the sql/migrations not yet applied").set_defaults(handler=cmd_db_migrate)
     db.add_parser("stop", help="stop the embedded PostgreSQL server (it is started again on demand)").set_defaults(handler=cmd_db_stop)
+
+    prefect = commands.add_parser("prefect", help="the local Prefect server the flows report to").add_subparsers(
+        dest="prefect_command", required=True, parser_class=_Parser
+    )
+    url = prefect.add_parser("url", help="print the Prefect UI's address (starting the local server if it is not running)")
+    url.add_argument("--api", action="store_true", help="print the API URL instead, for PREFECT_API_URL")
+    url.set_defaults(handler=cmd_prefect_url)
+    prefect.add_parser("stop", help="stop the local Prefect server (it is started again on demand)").set_defaults(handler=cmd_prefect_stop)
 
     generate = commands.add_parser("generate", help="write deterministic sample data")
     generate.add_argument("--rows", type=positive_int, default=100_000, help="raw rows (default 100000)")
@@ -301,7 +339,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if argv is None:
+        # Run as the program (not called from Python, e.g. a test): Ctrl-C and SIGTERM end it within seconds.
+        from flows.interrupts import exit_promptly_on_signals
+
+        exit_promptly_on_signals(args.command)
     from flows.database import DatabaseError
+    from flows.orchestrator import OrchestratorError
     from flows.settings import SettingsError
 
     handler: Callable[[argparse.Namespace], int] = args.handler
@@ -314,7 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"analytics: {exc}", file=sys.stderr)
         return EXIT_BAD_PARAMETERS
-    except DatabaseError as exc:
+    except (DatabaseError, OrchestratorError) as exc:
         print(f"analytics: {exc}", file=sys.stderr)
         return EXIT_FAILED
 
