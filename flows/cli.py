@@ -244,9 +244,9 @@ def cmd_prefect_url(args: argparse.Namespace) -> int:
 
 
 def cmd_prefect_stop(args: argparse.Namespace) -> int:
-    from flows.orchestrator import stop_local_server
+    from flows.orchestrator import configured_api_url, stop_local_server
 
-    if os.environ.get("PREFECT_API_URL"):
+    if configured_api_url(os.environ)[0]:
         raise UsageError("prefect stop: PREFECT_API_URL is set, so that server is in use, not a local one; unset it to stop the local one")
     server = stop_local_server(_settings())
     print(f"local Prefect server stopped (pid {server.pid}, {server.ui_url})" if server else "local Prefect server was not running")

@@ -15,9 +15,10 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,11 +88,11 @@ def ensure_prefect_api(settings: Settings, environ: MutableMapping[str, str] | N
     from flows.database import mask_url
 
     env = os.environ if environ is None else environ
-    explicit = env.get("PREFECT_API_URL")
+    explicit, source = configured_api_url(env)
     if explicit:
         if not api_answers(explicit):
             raise OrchestratorError(
-                f"the Prefect API at PREFECT_API_URL={mask_url(explicit)} does not answer; "
+                f"the Prefect API at {source}={mask_url(explicit)} does not answer; "
                 "start that server, or unset PREFECT_API_URL to use a local one started on demand"
             )
         return explicit
@@ -103,6 +104,25 @@ def ensure_prefect_api(settings: Settings, environ: MutableMapping[str, str] | N
     if context is not None and env is os.environ:
         context.refresh_global_settings_context()
     return server.api_url
+
+
+def configured_api_url(env: Mapping[str, str]) -> tuple[str | None, str]:
+    """PREFECT_API_URL from the environment, else from the active Prefect profile (`prefect config set`), and where it came from.
+
+    Read here rather than through Prefect's settings: importing Prefect takes seconds, and
+    `analytics prefect url` should not.
+    """
+    if env.get("PREFECT_API_URL"):
+        return env["PREFECT_API_URL"], "PREFECT_API_URL"
+    prefect_home = Path(env.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
+    profiles_path = Path(env.get("PREFECT_PROFILES_PATH") or prefect_home / "profiles.toml").expanduser()
+    try:
+        profiles = tomllib.loads(profiles_path.read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return None, ""
+    active = env.get("PREFECT_PROFILE") or profiles.get("active") or "ephemeral"
+    url = profiles.get("profiles", {}).get(active, {}).get("PREFECT_API_URL")
+    return (str(url), f"PREFECT_API_URL of Prefect profile {active!r} ({profiles_path})") if url else (None, "")
 
 
 def start_local_server(settings: Settings) -> LocalServer:

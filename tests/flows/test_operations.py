@@ -131,11 +131,20 @@ def test_a_stale_pid_file_is_replaced_and_concurrent_first_commands_start_one_se
     assert is_running(os.getpid())
 
 
-def test_an_unreachable_prefect_api_url_fails_in_one_line(hourly_data: str, tmp_path: Path) -> None:
-    env = cli_env(tmp_path / "home", hourly_data, PREFECT_API_URL="http://127.0.0.1:9/api")
+@pytest.mark.parametrize("where", ["environment", "profile"])
+def test_an_unreachable_prefect_api_url_fails_in_one_line(hourly_data: str, tmp_path: Path, where: str) -> None:
+    if where == "environment":
+        env = cli_env(tmp_path / "home", hourly_data, PREFECT_API_URL="http://127.0.0.1:9/api")
+    else:
+        # As `prefect config set PREFECT_API_URL=…` leaves it.
+        (tmp_path / "prefect-home").mkdir()
+        (tmp_path / "prefect-home" / "profiles.toml").write_text(
+            'active = "local"\n\n[profiles.local]\nPREFECT_API_URL = "http://127.0.0.1:9/api"\n'
+        )
+        env = cli_env(tmp_path / "home", hourly_data, PREFECT_HOME=str(tmp_path / "prefect-home"))
     result = run_cli("run", "hourly", env=env)
     assert result.returncode == 1
-    assert result.stderr.count("\n") == 1 and "PREFECT_API_URL=http://127.0.0.1:9/api does not answer" in result.stderr
+    assert result.stderr.count("\n") == 1 and "=http://127.0.0.1:9/api does not answer" in result.stderr
     assert not (tmp_path / "home" / "prefect").exists()
 
 
