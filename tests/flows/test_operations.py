@@ -20,6 +20,8 @@ import psycopg
 import pytest
 
 from data.sample import generate_sample
+from flows.orchestrator import stop_local_server
+from flows.settings import Settings
 from tests.flows.test_backfill import reset, rows_of
 
 ANALYTICS = str(Path(sys.executable).parent / "analytics")
@@ -73,25 +75,33 @@ def flow_run_names(api_url: str) -> list[str]:
 
 
 @pytest.fixture
+def home(tmp_path: Path) -> Iterator[Path]:
+    """An ANALYTICS_HOME whose local Prefect server, if a test leaves one running, is stopped afterwards."""
+    path = tmp_path / "home"
+    yield path
+    stop_local_server(Settings(home=path))
+
+
+@pytest.fixture
 def hourly_data(database_url: str) -> str:
     with psycopg.connect(database_url) as conn:
         generate_sample(conn, rows=5_000, days=2, seed=3, end=datetime(2026, 10, 27, tzinfo=UTC), items=20)
     return database_url
 
 
-def test_the_first_flow_command_starts_a_local_server_and_the_next_reuses_it(hourly_data: str, tmp_path: Path) -> None:
-    env = cli_env(tmp_path / "home", hourly_data)
+def test_the_first_flow_command_starts_a_local_server_and_the_next_reuses_it(hourly_data: str, home: Path) -> None:
+    env = cli_env(home, hourly_data)
     first = run_cli("run", "hourly", "--as-of", "2026-10-26T11:05:00Z", env=env)
     assert first.returncode == 0, first.stderr
     for noise in ("Starting temporary server", "telemetry", "Traceback"):
         assert noise not in first.stderr, first.stderr
-    started = recorded_server(tmp_path / "home")
+    started = recorded_server(home)
     assert started is not None and is_running(started["pid"])
 
     second = run_cli("run", "hourly", "--as-of", "2026-10-26T12:05:00Z", env=env)
     assert second.returncode == 0, second.stderr
-    assert recorded_server(tmp_path / "home") == started  # same pid, same port: not started again
-    assert [server.pid for server in servers_of(tmp_path / "home")] == [started["pid"]]
+    assert recorded_server(home) == started  # same pid, same port: not started again
+    assert [server.pid for server in servers_of(home)] == [started["pid"]]
 
     url = run_cli("prefect", "url", env=env)
     assert url.returncode == 0 and url.stdout.strip() == f"http://127.0.0.1:{started['port']}"
@@ -99,14 +109,13 @@ def test_the_first_flow_command_starts_a_local_server_and_the_next_reuses_it(hou
 
     stopped = run_cli("prefect", "stop", env=env)
     assert stopped.returncode == 0 and f"pid {started['pid']}" in stopped.stdout
-    assert not is_running(started["pid"]) and servers_of(tmp_path / "home") == []
-    assert recorded_server(tmp_path / "home") is None
+    assert not is_running(started["pid"]) and servers_of(home) == []
+    assert recorded_server(home) is None
     again = run_cli("prefect", "stop", env=env)
     assert again.returncode == 0 and "was not running" in again.stdout
 
 
-def test_a_stale_pid_file_is_replaced_and_concurrent_first_commands_start_one_server(tmp_path: Path) -> None:
-    home = tmp_path / "home"
+def test_a_stale_pid_file_is_replaced_and_concurrent_first_commands_start_one_server(home: Path) -> None:
     (home / "prefect").mkdir(parents=True)
     # After kill -9 or a reboot the recorded pid is gone, or belongs to another process now.
     gone = subprocess.Popen(["true"])
@@ -132,20 +141,20 @@ def test_a_stale_pid_file_is_replaced_and_concurrent_first_commands_start_one_se
 
 
 @pytest.mark.parametrize("where", ["environment", "profile"])
-def test_an_unreachable_prefect_api_url_fails_in_one_line(hourly_data: str, tmp_path: Path, where: str) -> None:
+def test_an_unreachable_prefect_api_url_fails_in_one_line(hourly_data: str, home: Path, tmp_path: Path, where: str) -> None:
     if where == "environment":
-        env = cli_env(tmp_path / "home", hourly_data, PREFECT_API_URL="http://127.0.0.1:9/api")
+        env = cli_env(home, hourly_data, PREFECT_API_URL="http://127.0.0.1:9/api")
     else:
         # As `prefect config set PREFECT_API_URL=…` leaves it.
         (tmp_path / "prefect-home").mkdir()
         (tmp_path / "prefect-home" / "profiles.toml").write_text(
             'active = "local"\n\n[profiles.local]\nPREFECT_API_URL = "http://127.0.0.1:9/api"\n'
         )
-        env = cli_env(tmp_path / "home", hourly_data, PREFECT_HOME=str(tmp_path / "prefect-home"))
+        env = cli_env(home, hourly_data, PREFECT_HOME=str(tmp_path / "prefect-home"))
     result = run_cli("run", "hourly", env=env)
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "=http://127.0.0.1:9/api does not answer" in result.stderr
-    assert not (tmp_path / "home" / "prefect").exists()
+    assert not (home / "prefect").exists()
 
 
 # --- interrupting a backfill ----------------------------------------------------------------------
@@ -158,7 +167,7 @@ def shared_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     started = run_cli("prefect", "url", env=cli_env(home))
     assert started.returncode == 0, started.stderr
     yield home
-    run_cli("prefect", "stop", env=cli_env(home))
+    stop_local_server(Settings(home=home))
 
 
 @pytest.fixture
