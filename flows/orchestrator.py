@@ -137,15 +137,6 @@ def start_local_server(settings: Settings) -> LocalServer:
         return _spawn_server(directory)
 
 
-def running_local_server(settings: Settings) -> LocalServer | None:
-    """The recorded local server if its process is alive, else None."""
-    directory = server_directory(settings)
-    if not directory.exists():
-        return None
-    with _locked(directory / LOCK_FILE):
-        return _recorded_server(directory)
-
-
 def stop_local_server(settings: Settings) -> LocalServer | None:
     """Stop the local server of settings.home and everything it started; return it, or None if none ran."""
     directory = server_directory(settings)
