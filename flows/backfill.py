@@ -15,7 +15,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
-from prefect.runtime import flow_run
+from prefect.runtime import flow_run, task_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.database import connect
@@ -24,6 +24,7 @@ from flows.load import LoadReport, analytics_transaction, rebuild_all_time, refr
 from flows.parameters import BACKFILL_PERIODS, check_chunk_days, validate_backfill
 from flows.parameters import BackfillError as BackfillError
 from flows.parameters import parse_chunk as parse_chunk
+from flows.report import describe_counts
 from flows.settings import Settings, SettingsError, load_settings
 from flows.sql import load_sql
 from flows.windows import Window, day_window
@@ -107,9 +108,13 @@ def open_backfill(url: str, settings: Settings, parameters: dict, restart: bool)
         return backfill_id, done
 
 
+def _chunk_run_name() -> str:
+    return f"chunk {task_run.parameters['window'].days_label()}"
+
+
 # No task timeout: chunks run in worker threads, which Prefect cannot interrupt; the database's
 # statement_timeout bounds every statement instead.
-@task(retries=2, retry_delay_seconds=[10, 60], cache_policy=NO_CACHE)
+@task(retries=2, retry_delay_seconds=[10, 60], cache_policy=NO_CACHE, task_run_name=_chunk_run_name)
 def backfill_chunk(url: str, settings: Settings, window: Window, roll_up_types: list[str], scope: list[str] | None, backfill_id: str) -> dict:
     """Recompute one chunk of local days and record it as done in the same transaction."""
     from flows.runs import VISIT_CONTEXT, metric_config
@@ -171,7 +176,41 @@ def _backfill_run_name() -> str:
     return f"backfill {parameters.get('start')} → {parameters.get('end')}"
 
 
-def format_backfill_report(title: str, figures: dict) -> str:
+# A report lists this many chunks from each end of the range; a year of daily chunks would not fit a page.
+REPORT_CHUNKS_EACH_END = 10
+
+
+def chunk_label(figures: dict, timezone_name: str) -> str:
+    """A chunk's local days, `2026-09-01 → 2026-09-02`."""
+    return Window(datetime.fromisoformat(figures["chunk_start"]), datetime.fromisoformat(figures["chunk_end"]), timezone_name).days_label()
+
+
+def describe_chunk(figures: dict) -> str:
+    """`read 3,346 rows, rejected 12 (missing item 10, unknown type 2), wrote hour 1,651, day 185`."""
+    rejected = sum(figures.get("rows_rejected", {}).values())
+    reasons = f" ({describe_counts(figures['rows_rejected'])})" if rejected else ""
+    return f"read {figures.get('rows_read', 0):,} rows, rejected {rejected:,}{reasons}, wrote {describe_counts(figures.get('rows_written', {}))}"
+
+
+def chunk_rows(chunk_figures: Sequence[dict], timezone_name: str) -> list[str]:
+    """Markdown table rows, one per chunk in date order; for many chunks the first and last few and a note."""
+    ordered = sorted(chunk_figures, key=lambda figures: figures["chunk_start"])
+
+    def row(figures: dict) -> str:
+        seconds = figures.get("seconds")
+        return (
+            f"| {chunk_label(figures, timezone_name)} | {figures.get('rows_read', 0):,} | {sum(figures.get('rows_rejected', {}).values()):,} "
+            f"| {sum(figures.get('rows_written', {}).values()):,} | {'earlier attempt' if seconds is None else f'{seconds:.1f}'} |"
+        )
+
+    shown = REPORT_CHUNKS_EACH_END
+    if len(ordered) <= 2 * shown:
+        return [row(figures) for figures in ordered]
+    hidden = len(ordered) - 2 * shown
+    return [*map(row, ordered[:shown]), f"| … {hidden:,} more chunks, in the totals above | | | | |", *map(row, ordered[-shown:])]
+
+
+def format_backfill_report(title: str, figures: dict, chunk_figures: Sequence[dict] = ()) -> str:
     rejected = figures["rows_rejected"]
     written = figures["rows_written"]
     lines = [
@@ -193,6 +232,15 @@ def format_backfill_report(title: str, figures: dict) -> str:
         "|---|---:|",
         *[f"| {period} | {n:,} |" for period, n in written.items()],
     ]
+    if chunk_figures:
+        lines += [
+            "",
+            f"**Chunks** ({len(chunk_figures):,}; local days, end exclusive; rows written counts hour, day and all-time rows)",
+            "",
+            "| chunk | rows read | rejected | rows written | seconds |",
+            "|---|---:|---:|---:|---:|",
+            *chunk_rows(chunk_figures, figures["timezone"]),
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -208,10 +256,17 @@ def backfill(
 ) -> dict:
     """Recompute local days [start, end) in chunks, then weeks, months and summaries once.
 
-    Hours are always recomputed (every other figure is summed from them); `period_types` picks
-    which of day, week and month are rolled up. Rerunning the same parameters resumes.
-    `rebuild_all_time` recomputes the touched items' all-time rows from all their hour rows
-    instead of moving them by deltas: the repair for all-time state changed by hand.
+    Hours are always recomputed (every other figure is summed from them). Rerunning the same
+    parameters resumes an interrupted backfill.
+
+    Args:
+        start: First local day to recompute, in ANALYTICS_TIMEZONE, e.g. 2026-09-01.
+        end: Local day after the last one: exclusive, so 2026-10-01 ends the range with 2026-09-30.
+        period_types: Which of hour, day, week and month to write; weeks and months are recomputed whole.
+        event_ids: Only these items (UUIDs); empty for all items.
+        chunk_days: Local days per chunk; each chunk is one task and one transaction.
+        restart: Start over instead of resuming an unfinished backfill with the same parameters.
+        rebuild_all_time: Recompute the touched items' all-time rows from all their hour rows instead of moving them by deltas (repairs all-time state changed by hand; slower).
     """
     from flows.runs import prepare_database, scheduled_as_of
 
@@ -219,7 +274,7 @@ def backfill(
     settings = load_settings()
     logger = get_run_logger()
     today = scheduled_as_of().astimezone(settings.zone).date()
-    periods, items = validate_backfill(start, end, period_types, event_ids, today, settings.timezone)
+    periods, items = validate_backfill(start, end, period_types, event_ids, today, settings.timezone, cli=False)
     check_chunk_days(chunk_days)
     url, _ = prepare_database(settings)
     parameters = {"start": start, "end": end, "period_types": sorted(periods), "event_ids": items, "chunk_days": chunk_days, "timezone": settings.timezone}
@@ -237,7 +292,7 @@ def backfill(
         figures = future.result()
         results.append(figures)
         update_progress_artifact(progress_id, 100.0 * len(results) / len(chunks))
-        logger.info("chunk %s → %s: %s rows read, %s rows written (%d/%d)", figures["chunk_start"], figures["chunk_end"], f"{figures['rows_read']:,}", figures.get("rows_written"), len(results), len(chunks))
+        logger.info("chunk %s: %s (%d/%d)", chunk_label(figures, settings.timezone), describe_chunk(figures), len(results), len(chunks))
         for listener in list(_progress_listeners):
             listener(len(results), len(chunks), figures)
 
@@ -261,6 +316,9 @@ def backfill(
         "rows_written": dict(written),
         "seconds": time.perf_counter() - started,
     }
-    create_markdown_artifact(markdown=format_backfill_report(f"backfill {start} → {end}", report), key="backfill-report", description=f"backfill {start} → {end}")
-    logger.info("backfill %s → %s done: %s", start, end, report)
+    create_markdown_artifact(markdown=format_backfill_report(f"backfill {start} → {end}", report, results), key="backfill-report", description=f"backfill {start} → {end}")
+    logger.info(
+        "backfill %s → %s done: %s chunks (%s resumed), %s; items %s; %.1f s",
+        start, end, f"{report['chunks']:,}", f"{report['chunks_resumed']:,}", describe_chunk(report), f"{report['items_touched']:,}", report["seconds"],
+    )
     return report

@@ -145,12 +145,21 @@ def check_database(settings) -> None:
         require_migrated(conn)
 
 
+def ensure_orchestrator(settings) -> None:
+    """Point Prefect at PREFECT_API_URL's server, else the local one (started on first use)."""
+    from flows.orchestrator import ensure_prefect_api
+
+    ensure_prefect_api(settings)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     if args.flow == "daily" and args.lookback_hours is not None:
         raise UsageError("run daily: --lookback-hours is for the hourly run only (the daily run recomputes the whole previous day); leave it out")
     if args.as_of is not None:
         check_as_of(args.as_of, datetime.now(UTC), f"run {args.flow}", "--as-of")
-    check_database(_settings())
+    settings = _settings()
+    check_database(settings)
+    ensure_orchestrator(settings)
     from flows.runs import daily, hourly
 
     if args.flow == "hourly":
@@ -197,6 +206,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         return 0
     days = (args.end - args.start).days
     print(f"backfill {args.start} → {args.end} ({settings.timezone}): {days:,} days in {-(-days // chunk_days):,} chunks of {chunk_days} day(s)")
+    ensure_orchestrator(settings)
     from flows.backfill import add_progress_listener, backfill
 
     flow_to_run = backfill
@@ -243,6 +253,7 @@ def cmd_retention(args: argparse.Namespace) -> int:
     settings = _settings()
     require_anonymise_before_archive(settings)
     check_database(settings)
+    ensure_orchestrator(settings)
     from flows.retention import RetentionError, render_report, retention
 
     try:
@@ -309,6 +320,7 @@ def cmd_archive_query(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     # The demo prints its own progress; Prefect's per-task lines would bury it.
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    ensure_orchestrator(_settings())
     from flows.demo import run_demo
 
     return run_demo(rows=args.rows, days=args.days, seed=args.seed)
@@ -320,6 +332,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from service.server import serve
 
     return serve(args.host, args.port)
+
+
+def cmd_prefect_url(args: argparse.Namespace) -> int:
+    from flows.orchestrator import ensure_prefect_api, ui_url_of
+
+    api_url = ensure_prefect_api(_settings())
+    print(api_url if args.api else ui_url_of(api_url))
+    return 0
+
+
+def cmd_prefect_stop(args: argparse.Namespace) -> int:
+    from flows.orchestrator import configured_api_url, stop_local_server
+
+    if configured_api_url(os.environ)[0]:
+        raise UsageError("prefect stop: PREFECT_API_URL is set, so that server is in use, not a local one; unset it to stop the local one")
+    server = stop_local_server(_settings())
+    print(f"local Prefect server stopped (pid {server.pid}, {server.ui_url})" if server else "local Prefect server was not running")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -336,6 +366,14 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_parser("url", help="print the database URL (password masked)").set_defaults(handler=cmd_db_url)
     db.add_parser("migrate", help="apply the sql/migrations not yet applied").set_defaults(handler=cmd_db_migrate)
     db.add_parser("stop", help="stop the embedded PostgreSQL server (it is started again on demand)").set_defaults(handler=cmd_db_stop)
+
+    prefect = commands.add_parser("prefect", help="the local Prefect server the flows report to").add_subparsers(
+        dest="prefect_command", required=True, parser_class=_Parser
+    )
+    url = prefect.add_parser("url", help="print the Prefect UI's address (starting the local server if it is not running)")
+    url.add_argument("--api", action="store_true", help="print the API URL instead, for PREFECT_API_URL")
+    url.set_defaults(handler=cmd_prefect_url)
+    prefect.add_parser("stop", help="stop the local Prefect server (it is started again on demand)").set_defaults(handler=cmd_prefect_stop)
 
     generate = commands.add_parser("generate", help="write deterministic sample data")
     generate.add_argument("--rows", type=positive_int, default=100_000, help="raw rows (default 100000)")
@@ -406,6 +444,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if argv is None:
+        # Run as the program (not called from Python, e.g. a test): Ctrl-C and SIGTERM end it within seconds.
+        from flows.interrupts import exit_promptly_on_signals
+
+        exit_promptly_on_signals(args.command)
     from flows.settings import SettingsError
 
     handler: Callable[[argparse.Namespace], int] = args.handler
@@ -421,8 +464,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         # Imported here, not above: a parameter error must answer before psycopg loads.
         from flows.database import DatabaseError
+        from flows.orchestrator import OrchestratorError
 
-        if not isinstance(exc, DatabaseError):
+        if not isinstance(exc, (DatabaseError, OrchestratorError)):
             raise
         print(f"analytics: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -97,12 +97,18 @@ def local_day_bounds(timezone_name: str) -> tuple[date, date]:
     return first, LATEST_TIMESTAMP.astimezone(zone).date()
 
 
+def _names(cli: bool) -> tuple[str, str, str]:
+    """The words for start, end and giving a value: `--start` on the command line, `start` in the Prefect run form."""
+    return ("--start", "--end", "pass") if cli else ("`start`", "`end`", "set")
+
+
 def check_backfill_request(
-    start: date, end: date, period_types: Sequence[str], event_ids: Sequence[str] | None
+    start: date, end: date, period_types: Sequence[str], event_ids: Sequence[str] | None, *, cli: bool = True
 ) -> tuple[list[str], list[str] | None]:
     """What a backfill asks for, checked without settings or clock: normalised period types and item ids, or BackfillError."""
+    first, last, verb = _names(cli)
     if start >= end:
-        raise BackfillError(f"backfill: start {start} is not before end {end} (the end is exclusive); pass --start before --end")
+        raise BackfillError(f"backfill: start {start} is not before end {end} (the end is exclusive); {verb} {first} before {last}")
     periods = []
     for period in period_types:
         name = period.strip().lower()
@@ -127,18 +133,23 @@ def check_backfill_request(
 
 
 def validate_backfill(
-    start: date, end: date, period_types: Sequence[str], event_ids: Sequence[str] | None, today: date, timezone_name: str
+    start: date, end: date, period_types: Sequence[str], event_ids: Sequence[str] | None, today: date, timezone_name: str, *, cli: bool = True
 ) -> tuple[list[str], list[str] | None]:
-    """Normalised period types and item ids, or BackfillError before anything is read or written."""
-    periods, items = check_backfill_request(start, end, period_types, event_ids)
+    """Normalised period types and item ids, or BackfillError before anything is read or written.
+
+    Messages name the parameters as the user gave them: `--start` on the command line (`cli`),
+    `start` in the Prefect run form.
+    """
+    periods, items = check_backfill_request(start, end, period_types, event_ids, cli=cli)
+    first_name, last_name, verb = _names(cli)
     first, last = local_day_bounds(timezone_name)
     if start < first:
         raise BackfillError(
-            f"backfill: start {start} is before {first}, the first day the analytics calendar places in {timezone_name}; pass --start {first} or later"
+            f"backfill: start {start} is before {first}, the first day the analytics calendar places in {timezone_name}; {verb} {first_name} {first} or later"
         )
     if end > last:
         raise BackfillError(
-            f"backfill: end {end} is after {last}, the last day the analytics calendar places in {timezone_name}; pass an earlier --end"
+            f"backfill: end {end} is after {last}, the last day the analytics calendar places in {timezone_name}; {verb} an earlier {last_name}"
         )
     if start > today:
         raise BackfillError(
@@ -146,7 +157,7 @@ def validate_backfill(
         )
     if end > today + timedelta(days=1):
         raise BackfillError(
-            f"backfill: end {end} is in the future (today is {today} in {timezone_name}); pass --end {today + timedelta(days=1)} or earlier"
+            f"backfill: end {end} is in the future (today is {today} in {timezone_name}); {verb} {last_name} {today + timedelta(days=1)} or earlier"
         )
     if (end - start).days > MAX_BACKFILL_DAYS:
         raise BackfillError(

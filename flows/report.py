@@ -13,12 +13,46 @@ from prefect.cache_policies import NO_CACHE
 from flows.database import connect
 from flows.settings import Settings
 from flows.sql import load_sql
+from flows.windows import Window
 from transforms.validation import EARLIEST_TIMESTAMP, LATEST_TIMESTAMP
 
 PERIOD_ORDER = ("hour", "day", "week", "month", "all_time", "summary")
+# Longer titles are cut, so that the table fits the artifact page.
+ITEM_WIDTH = 40
 
 
-def format_run_report(title: str, figures: dict[str, Any]) -> str:
+def describe_counts(counts: dict[str, int], empty: str = "none") -> str:
+    """`missing item 10, unknown type 2`: the non-zero counts, as words."""
+    return ", ".join(f"{name.replace('_', ' ')} {n:,}" for name, n in counts.items() if n) or empty
+
+
+def _window_label(figures: dict[str, Any], timezone_name: str) -> str:
+    window = Window(datetime.fromisoformat(figures["window_start"]), datetime.fromisoformat(figures["window_end"]), timezone_name)
+    return window.label("range")
+
+
+def format_top_items(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The top-items table as a person reads it: eight short columns that fit a page."""
+    table = []
+    for row in rows:
+        item = str(row["item"])
+        bounce, on_page = row.get("bounce_rate"), row.get("avg_time_on_page_seconds")
+        table.append(
+            {
+                "item": item if len(item) <= ITEM_WIDTH else item[: ITEM_WIDTH - 1] + "…",
+                "views": f"{row['total_views']:,}",
+                "unique": f"{row['total_unique_views']:,}",
+                "clicks": f"{row['total_clicks']:,}",
+                "tickets": f"{row['total_ticket_clicks']:,}",
+                "24 h": f"{row['views_24h']:,}",
+                "bounce": "" if bounce is None else f"{bounce:.0%}",
+                "on page": "" if on_page is None else f"{on_page:.0f} s",
+            }
+        )
+    return table
+
+
+def format_run_report(title: str, figures: dict[str, Any], timezone_name: str = "UTC") -> str:
     """The run's figures as markdown a data engineer can read at a glance."""
     rejected = figures.get("rows_rejected", {})
     written = figures.get("rows_written", {})
@@ -27,7 +61,7 @@ def format_run_report(title: str, figures: dict[str, Any]) -> str:
     lines = [
         f"# {title}",
         "",
-        f"**Window** `{figures['window_start']}` → `{figures['window_end']}` (end exclusive)",
+        f"**Window** {_window_label(figures, timezone_name)} (end exclusive)",
         "",
         "| rows | count |",
         "|---|---:|",
@@ -62,7 +96,7 @@ def publish_run_report(
     url: str, settings: Settings, flow_name: str, title: str, figures: dict[str, Any], items: list[str], started_at: datetime
 ) -> None:
     """Publish the run's figures as Prefect artifacts and record them in event_analytics_runs."""
-    create_markdown_artifact(markdown=format_run_report(title, figures), key=f"{flow_name}-run-report", description=title)
+    create_markdown_artifact(markdown=format_run_report(title, figures, settings.timezone), key=f"{flow_name}-run-report", description=title)
     with connect(url, settings) as conn:
         top = []
         if items:
@@ -81,4 +115,4 @@ def publish_run_report(
                 },
             )
     if top:
-        create_table_artifact(table=top, key=f"{flow_name}-top-items", description=f"{title}: top items touched, by all-time views")
+        create_table_artifact(table=format_top_items(top), key=f"{flow_name}-top-items", description=f"{title}: top items touched, by all-time views")

@@ -35,7 +35,7 @@ from flows.database import connect
 from flows.runs import prepare_database
 from flows.settings import Settings, load_settings
 from flows.sql import load_sql
-from flows.windows import ensure_utc
+from flows.windows import ensure_utc, format_instant
 from transforms.validation import EARLIEST_TIMESTAMP, LATEST_TIMESTAMP
 
 # Session-level, held for a whole run: months are archived by one run at a time.
@@ -318,7 +318,8 @@ def retention(dry_run: bool = False, as_of: datetime | None = None) -> dict[str,
         )
     if not dry_run:
         record_run_report(url, settings, report, started_at)
-    logger.info("retention%s as of %s: %s", " (dry run)" if dry_run else "", as_of.isoformat(), report["totals"])
+    totals = ", ".join(f"{name.removeprefix('rows_').replace('_', ' ')} {n:,}" for name, n in report["totals"].items()) or "nothing to do"
+    logger.info("retention%s as of %s: %s", " (dry run)" if dry_run else "", format_instant(as_of), totals)
     return report
 
 

@@ -17,7 +17,7 @@ from flows.database import connect, require_migrated, resolve_database_url
 from flows.extract import extract_with_visit_context
 from flows.load import LoadReport, write_window
 from flows.parameters import check_as_of, check_lookback_hours
-from flows.report import publish_run_report
+from flows.report import describe_counts, publish_run_report
 from flows.settings import Settings, load_settings
 from flows.sql import load_sql
 from flows.windows import Window, day_window, ensure_utc, hourly_window, previous_day
@@ -74,10 +74,13 @@ def prepare_database(settings: Settings) -> tuple[str, dict[str, int]]:
 def summarise_figures(figures: dict[str, Any]) -> str:
     """One log line: what was read, left out and written."""
     rejected = sum(figures["rows_rejected"].values())
-    written = ", ".join(f"{k} {v}" for k, v in figures["rows_written"].items())
+    reasons = f" ({describe_counts(figures['rows_rejected'])})" if rejected else ""
+    seconds = figures["seconds"]
+    stages = ", ".join(f"{stage} {value:.2f}" for stage, value in seconds.items())
     return (
-        f"read {figures['rows_read']:,} rows, rejected {rejected:,} {figures['rows_rejected']}, bots {figures['bot_rows']:,}, "
-        f"items {figures['items_touched']:,}, rows written: {written or 'none'}; seconds {figures['seconds']}"
+        f"read {figures['rows_read']:,} rows, rejected {rejected:,}{reasons}, bots {figures['bot_rows']:,}, "
+        f"items {figures['items_touched']:,}, rows written: {describe_counts(figures['rows_written'])}; "
+        f"{sum(seconds.values()):.1f} s ({stages})"
     )
 
 
@@ -118,13 +121,16 @@ def _as_of_parameter() -> datetime:
 
 
 def _hourly_run_name() -> str:
+    """The run's window, as the run computes it (the lookback included)."""
     try:
         settings = load_settings()
-        window = hourly_window(_as_of_parameter(), 0, settings.timezone)
+        lookback = flow_run.parameters.get("lookback_hours")
+        lookback = settings.hourly_lookback_hours if lookback is None else lookback
+        window = hourly_window(_as_of_parameter(), max(int(lookback), 0), settings.timezone)
     except (ValueError, OverflowError):
         # A name that raised would leave the run Pending for good; the flow refuses the value itself, with the fix.
         return "hourly"
-    return f"hourly {window.label('hour')}"
+    return f"hourly {window.label('range')}"
 
 
 def _daily_run_name() -> str:

@@ -23,7 +23,19 @@ class Window:
         if kind == "hour":
             return f"{local_start:%Y-%m-%d %H:%M} {self.timezone}"
         local_end = self.end.astimezone(zone)
-        return f"{local_start:%Y-%m-%d %H:%M} → {local_end:%Y-%m-%d %H:%M} {self.timezone}"
+        end = f"{local_end:%H:%M}" if local_end.date() == local_start.date() else f"{local_end:%Y-%m-%d %H:%M}"
+        return f"{local_start:%Y-%m-%d %H:%M} → {end} {self.timezone}"
+
+    def days_label(self) -> str:
+        """The local days [start, end) as `2026-09-01 → 2026-09-02`, end exclusive."""
+        zone = ZoneInfo(self.timezone)
+        return f"{self.start.astimezone(zone).date()} → {self.end.astimezone(zone).date()}"
+
+
+def format_instant(moment: datetime, timezone_name: str = "UTC") -> str:
+    """An instant as a person reads it, in the given zone: `2026-11-26 06:00 Europe/Paris`."""
+    local = ensure_utc(moment).astimezone(ZoneInfo(timezone_name))
+    return f"{local:%Y-%m-%d %H:%M} {timezone_name}"
 
 
 def ensure_utc(moment: datetime) -> datetime:

@@ -215,16 +215,17 @@ def test_a_run_is_named_after_its_window_and_publishes_its_report(loaded_databas
     with get_client(sync_client=True) as client:
         flow_run = client.read_flow_run(flow_run_id)
         artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
-    assert flow_run.name == "hourly 2026-10-26 11:00 Europe/Paris"  # the last closed local hour
+    assert flow_run.name == "hourly 2026-10-26 10:00 → 12:00 Europe/Paris"  # the last closed local hour and one before
     by_type = {artifact.type: artifact for artifact in artifacts}
     report = by_type["markdown"].data
-    assert "2026-10-26T09:00:00+00:00" in report and "2026-10-26T11:00:00+00:00" in report
+    assert "**Window** 2026-10-26 10:00 → 12:00 Europe/Paris" in report
     for label in ("read in the window", "rejected: unknown type", "bots left out", "| hour |", "| all_time |", "| extract |"):
         assert label in report, label
     table = by_type["table"].data
     rows = json.loads(table) if isinstance(table, str) else table
     assert 0 < len(rows) <= 10
-    assert rows == sorted(rows, key=lambda row: -row["total_views"])
+    views = [int(row["views"].replace(",", "")) for row in rows]
+    assert views == sorted(views, reverse=True)
     with psycopg.connect(loaded_database) as conn:
         recorded = conn.execute("select flow_name, report -> 'rows_read' from event_analytics_runs").fetchall()
     assert recorded == [("hourly", state.result()["rows_read"])]
