@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -148,6 +148,13 @@ def current_hour() -> datetime:
     return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def next_hour() -> datetime:
-    """An as_of that closes the current hour, so rows tracked now are in a flow's window."""
-    return current_hour() + timedelta(hours=1, minutes=5)
+def closed_hour_as_of() -> datetime:
+    """Now: flows refuse an as_of in the future, so a flow computes hours up to the last closed one."""
+    return datetime.now(UTC)
+
+
+def age_current_hour(url: str) -> None:
+    """Move the rows of the current hour one hour back, as if tracked an hour ago: only a closed
+    hour is computed, and the current one closes only in the future."""
+    with psycopg.connect(url) as conn:
+        conn.execute("update event_analytics_events set timestamp = timestamp - interval '1 hour' where timestamp >= date_trunc('hour', now())")

@@ -4,6 +4,7 @@ flows run in this process, and the first read after each flow returns must show 
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from datetime import datetime, timedelta
 
@@ -13,7 +14,7 @@ import pytest
 from data.sample import generate_sample
 from flows.backfill import backfill
 from flows.runs import daily, hourly
-from tests.service.conftest import REDIS_URL, USER_AGENTS, current_hour, next_hour
+from tests.service.conftest import REDIS_URL, USER_AGENTS, age_current_hour, closed_hour_as_of, current_hour
 
 
 def stored_summary(url: str, item: str) -> dict:
@@ -57,6 +58,7 @@ def track_views(service, item: str, views: int, clicks: int) -> None:
                 headers={"User-Agent": USER_AGENTS[n % 4]},
             )
             assert answer.status_code == 200, answer.text
+    age_current_hour(os.environ["DATABASE_URL"])
 
 
 def day_params(day_start: datetime) -> dict:
@@ -90,7 +92,7 @@ def flowed_database(database_url: str, prefect_server) -> str:
     """Two days of sample rows up to the current hour, computed by the hourly flow."""
     with psycopg.connect(database_url) as conn:
         generate_sample(conn, rows=3000, days=2, seed=11, end=current_hour(), items=4)
-    hourly(as_of=next_hour(), lookback_hours=50)
+    hourly(as_of=closed_hour_as_of(), lookback_hours=50)
     return database_url
 
 
@@ -105,7 +107,7 @@ def test_in_process_caches_of_two_services_show_every_flow_at_once(flowed_databa
     warm(services, item, today)
     before = stored_summary(url, item)["total_views"]
     track_views(services[0], item, views=7, clicks=2)
-    hourly(as_of=next_hour(), lookback_hours=1)
+    hourly(as_of=closed_hour_as_of(), lookback_hours=1)
     assert assert_fresh(services, url, item, today)["total_views"] == before + 7
 
     # daily: late rows for yesterday, then the daily flow for yesterday
@@ -135,7 +137,7 @@ def test_a_redis_cache_shows_the_hourly_flow_at_once(flowed_database, serve_fact
         warm(services, item, today)
         before = stored_summary(url, item)["total_views"]
         track_views(services[1], item, views=views, clicks=1)
-        hourly(as_of=next_hour(), lookback_hours=1)
+        hourly(as_of=closed_hour_as_of(), lookback_hours=1)
         assert assert_fresh(services, url, item, today)["total_views"] == before + views
 
 
@@ -150,7 +152,7 @@ def test_with_no_service_running_a_flow_leaves_no_stale_redis_entry(flowed_datab
     before = stored_summary(url, item)["total_views"]
     first.process.terminate()
     first.process.wait(timeout=30)
-    late_views(url, item, current_hour(), 4)
-    hourly(as_of=next_hour(), lookback_hours=1)
+    late_views(url, item, current_hour() - timedelta(hours=1), 4)
+    hourly(as_of=closed_hour_as_of(), lookback_hours=1)
     second = serve_factory(REDIS_URL=REDIS_URL)
     assert assert_fresh([second], url, item, today)["total_views"] == before + 4

@@ -13,7 +13,7 @@ import pytest
 
 from data.sample import generate_sample
 from flows.runs import hourly
-from tests.service.conftest import current_hour, next_hour
+from tests.service.conftest import closed_hour_as_of, current_hour
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -56,7 +56,7 @@ def test_the_page_shows_the_items_figures(database_url, prefect_server, serve_fa
 
     with psycopg.connect(database_url) as conn:
         generate_sample(conn, rows=6000, days=3, seed=5, end=current_hour(), items=3)
-    hourly(as_of=next_hour(), lookback_hours=80)
+    hourly(as_of=closed_hour_as_of(), lookback_hours=80)
     with psycopg.connect(database_url) as conn:
         item, views, uniques, clicks, sources = conn.execute(
             "select event_id::text, total_views, total_unique_views, total_clicks, traffic_sources from event_analytics_summary order by total_views desc limit 1"
