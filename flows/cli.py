@@ -179,6 +179,35 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from transforms.consistency import parse_event_ids
+
+    try:
+        items = parse_event_ids(args.event, "check") if args.event else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    check_database(_settings())
+    from flows.check import check
+    from transforms.consistency import format_drift_line
+
+    figures = check(event_ids=items, repair=args.repair, fail_on_drift=False)
+    for line in figures["found"]:
+        print(format_drift_line(line))
+    for command in figures["backfills"]:
+        print(f"check: hour rows need their raw rows again: {command}")
+    if not figures["found"]:
+        print(f"check: no drift in {figures['items_checked']:,} items")
+        return 0
+    if not args.repair:
+        print(f"check: drift in {len(figures['found'])} kinds; run `analytics check --repair` to recompute the drifted items from their hour rows and visitor state")
+        return EXIT_FAILED
+    if figures["remaining"]:
+        print(f"check: {len(figures['remaining'])} kinds still drift after the repair; run the backfills above")
+        return EXIT_FAILED
+    print(f"check: repaired {len(figures['repaired_items']):,} items; nothing drifts now")
+    return 0
+
+
 def cmd_retention(args: argparse.Namespace) -> int:
     settings = _settings()
     check_database(settings)
@@ -289,6 +318,19 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("sql", help='e.g. "select month, count(*) from raw_events group by 1 order by 1"')
     query.add_argument("--limit", type=positive_int, default=50, help="rows printed at most (default 50)")
     query.set_defaults(handler=cmd_archive_query)
+
+    check = commands.add_parser(
+        "check",
+        help="verify stored analytics against their invariants; --repair recomputes the drifted items",
+        description=(
+            "Verify that day, week, month and all_time rows equal the sums of their hours, unique counts equal "
+            "the visitor state, summaries equal all_time rows, breakdowns add up to views and ratios lie in range. "
+            "Reads stored analytics only. Exit code 1 on drift."
+        ),
+    )
+    check.add_argument("--event", nargs="+", metavar="UUID", default=None, help="only these items (default: all)")
+    check.add_argument("--repair", action="store_true", help="recompute the drifted items from their hour rows and visitor state")
+    check.set_defaults(handler=cmd_check)
 
     run = commands.add_parser("run", help="run a flow once, now")
     run.add_argument("flow", choices=["hourly", "daily"], help="hourly: last closed hour plus lookback; daily: previous local day")
