@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import polars as pl
 import psycopg
@@ -12,7 +13,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.database import connect
+from flows.database import DatabaseError, connect
 from flows.load import LoadReport, analytics_transaction, rebuild_all_time, refresh_summaries, roll_up
 from flows.settings import Settings, load_settings
 from flows.sql import load_sql
@@ -32,7 +33,7 @@ from transforms.periods import ALL_TIME_START
 REPAIR_ORDER = ("day", "week", "month")
 
 
-class DriftFound(RuntimeError):
+class DriftFound(DatabaseError):
     """Stored analytics break an invariant; the message names the kinds and the command that repairs them."""
 
 
@@ -67,6 +68,44 @@ def repair(conn: psycopg.Connection, plan: RepairPlan, timezone_name: str, as_of
             refresh_summaries(conn, plan.summary_items, as_of, timezone_name, report)
         report.items = plan.items
     return report
+
+
+def all_time_state_drift(conn: psycopg.Connection, items: Sequence[str] | None) -> list[str]:
+    """Items whose all-time state disagrees with their hour rows and visitor state (deltas would keep it wrong)."""
+    return [row[0] for row in conn.execute(load_sql("check_all_time_state"), {"items": list(items) if items is not None else None})]
+
+
+def state_days(conn: psycopg.Connection, items: Sequence[str], timezone_name: str) -> tuple[date, date] | None:
+    """The first and last local day that the items' hour rows or visitor-hours hold."""
+    first, last = conn.execute(load_sql("read_state_span"), {"items": list(items)}).fetchone()
+    if first is None:
+        return None
+    zone = ZoneInfo(timezone_name)
+    return first.astimezone(zone).date(), last.astimezone(zone).date()
+
+
+@task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=3600, cache_policy=NO_CACHE)
+def read_all_time_drift(url: str, settings: Settings, items: list[str] | None) -> tuple[list[str], tuple[date, date] | None]:
+    """Items whose all-time state was changed by hand, and the local days their stored state spans."""
+    with connect(url, settings) as conn:
+        drifted = all_time_state_drift(conn, items)
+        return drifted, state_days(conn, drifted, settings.timezone) if drifted else None
+
+
+def guard_all_time_state(url: str, settings: Settings, start: date, end: date, items: list[str] | None) -> list[str]:
+    """Before a backfill: the items whose all-time state was changed by hand, to rebuild from all their
+    hours once the range is recomputed; or DriftFound naming the backfill that can, when this one cannot."""
+    drifted, span = read_all_time_drift(url, settings, items)
+    if not drifted or span is None or (start <= span[0] and span[1] < end):
+        return drifted
+    first, last = min(span[0], start), max(span[1] + timedelta(days=1), end)
+    shown = ", ".join(drifted[:3]) + (", …" if len(drifted) > 3 else "")
+    scope = f" --event {' '.join(drifted)}" if items is not None else ""
+    raise DriftFound(
+        f"backfill: the all-time state of {len(drifted)} items ({shown}) disagrees with their hour rows and visitor state "
+        f"(changed by hand?) and {start} → {end} does not cover their history; "
+        f"run `analytics backfill --start {first} --end {last} --rebuild-all-time{scope}`"
+    )
 
 
 @task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=3600, cache_policy=NO_CACHE)

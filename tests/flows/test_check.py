@@ -135,3 +135,35 @@ def test_a_bad_item_id_fails_in_one_line(monkeypatch: pytest.MonkeyPatch, capsys
     assert main(["check", "--event", "nope"]) == 2
     err = capsys.readouterr().err
     assert err == "analytics check: event 'nope' is not a UUID; pass item ids like 0b3c2a9e-5d1f-4c8e-9a7b-2f6d1e0c4b5a\n"
+
+
+def truncate_analytics(url: str) -> None:
+    """What an operator might do by hand: empty the analytics tables, leave the visitor state."""
+    with psycopg.connect(url) as conn:
+        conn.execute("truncate event_analytics, event_analytics_summary")
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_backfill_after_a_hand_truncation_gives_a_clean_runs_rows(sampled: str) -> None:
+    backfill(start=FIRST, end=LAST, chunk_days=1)
+    reference = rows_of(sampled)
+    truncate_analytics(sampled)
+    backfill(start=FIRST, end=LAST, chunk_days=1)
+    assert rows_of(sampled) == reference
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_backfill_that_cannot_mend_a_hand_truncation_stops_and_names_the_command(sampled: str, capsys: pytest.CaptureFixture[str]) -> None:
+    backfill(start=FIRST, end=LAST, chunk_days=1)
+    reference = rows_of(sampled)
+    truncate_analytics(sampled)
+    assert main(["backfill", "--start", "2026-10-24", "--end", "2026-10-26"]) == 1
+    # Prefect logs the failed run to stderr too; the command's own line comes last.
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith("analytics: backfill: the all-time state of 12 items") and "disagrees with their hour rows and visitor state" in line
+    command = line.split("`")[1]
+    assert command == f"analytics backfill --start {FIRST} --end {LAST} --rebuild-all-time"
+    with psycopg.connect(sampled) as conn:
+        assert conn.execute("select count(*) from event_analytics").fetchone()[0] == 0  # stopped before writing
+    assert main(command.split()[1:]) == 0
+    assert rows_of(sampled) == reference
