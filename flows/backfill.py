@@ -262,8 +262,10 @@ def backfill(
         raise BackfillError(f"backfill: chunk_days {chunk_days} is below 1; pass 1 or more")
     url, _ = prepare_database(settings)
     parameters = {"start": start, "end": end, "period_types": sorted(periods), "event_ids": items, "chunk_days": chunk_days, "timezone": settings.timezone}
-    # All-time state changed by hand would stay wrong under deltas: rebuilt at the end, or refused.
+    # All-time state changed by hand would stay wrong under deltas: recomputed from nothing, or refused.
     hand_edited = guard_all_time_state(url, settings, start, end, items)
+    if hand_edited:
+        logger.warning("%d items' all-time state disagreed with their hours and visitor state; recomputing them from nothing", len(hand_edited))
     backfill_id, done = open_backfill(url, settings, parameters, restart)
     chunks = list(day_chunks(start, end, chunk_days, settings.timezone))
     pending = [chunk for chunk in chunks if chunk.start.isoformat() not in done]
@@ -283,7 +285,7 @@ def backfill(
             listener(len(results), len(chunks), figures)
 
     touched = sorted({item for figures in results for item in figures.get("items", [])} | set(items or []) | set(hand_edited))
-    finished = finish_backfill(url, settings, start, end, touched, periods, scheduled_as_of(), backfill_id, rebuild_all_time or bool(hand_edited))
+    finished = finish_backfill(url, settings, start, end, touched, periods, scheduled_as_of(), backfill_id, rebuild_all_time)
     written, rejected = Counter(), Counter()
     for figures in results:
         written.update(figures.get("rows_written", {}))

@@ -92,11 +92,22 @@ def read_all_time_drift(url: str, settings: Settings, items: list[str] | None) -
         return drifted, state_days(conn, drifted, settings.timezone) if drifted else None
 
 
+@task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=600, cache_policy=NO_CACHE)
+def reset_items(url: str, settings: Settings, items: list[str]) -> None:
+    """Delete the items' derived rows and visitor state in one locked transaction."""
+    with connect(url, settings) as conn, analytics_transaction(conn):
+        conn.execute(load_sql("reset_items"), {"items": items})
+
+
 def guard_all_time_state(url: str, settings: Settings, start: date, end: date, items: list[str] | None) -> list[str]:
-    """Before a backfill: the items whose all-time state was changed by hand, to rebuild from all their
-    hours once the range is recomputed; or DriftFound naming the backfill that can, when this one cannot."""
+    """Before a backfill: the items whose all-time state was changed by hand, reset when the range covers
+    their whole history (the backfill then computes them afresh); else DriftFound naming the backfill that can."""
     drifted, span = read_all_time_drift(url, settings, items)
-    if not drifted or span is None or (start <= span[0] and span[1] < end):
+    if not drifted:
+        return []
+    if span is None or (start <= span[0] and span[1] < end):
+        # The range recomputes all their history: start them from nothing, as a first run would.
+        reset_items(url, settings, drifted)
         return drifted
     first, last = min(span[0], start), max(span[1] + timedelta(days=1), end)
     shown = ", ".join(drifted[:3]) + (", …" if len(drifted) > 3 else "")
