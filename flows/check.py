@@ -127,6 +127,20 @@ def find_drift(url: str, settings: Settings, items: list[str] | None, today: dat
 
 
 @task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=3600, cache_policy=NO_CACHE)
+def count_stale_rows(url: str, settings: Settings, items: list[str] | None) -> dict[str, int]:
+    """Rows per period type (and summaries) computed under other definitions than the current ones."""
+    with connect(url, settings) as conn:
+        return dict(conn.execute(load_sql("check_stale_rows"), {"items": items}).fetchall())
+
+
+def find_stale_days(url: str, settings: Settings) -> tuple[list[str], list[date]]:
+    """The items and local days whose hour or day rows were computed under other definitions."""
+    with connect(url, settings) as conn:
+        rows = conn.execute(load_sql("read_stale_days"), {"tz": settings.timezone}).fetchall()
+    return sorted({item for item, _ in rows}), sorted({day for _, day in rows})
+
+
+@task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=3600, cache_policy=NO_CACHE)
 def repair_drift(url: str, settings: Settings, drift: pl.DataFrame, as_of: datetime) -> LoadReport:
     """Recompute exactly the drifted items (retried whole: a failed attempt leaves nothing behind)."""
     with connect(url, settings) as conn:
@@ -167,6 +181,8 @@ def check(event_ids: list[str] | None = None, repair: bool = False, as_of: datet
         figures["remaining"] = summarise_drift(remaining)
         plan = plan_repair(remaining, settings.timezone)
     figures["backfills"] = backfill_commands(plan)
+    figures["stale_by_type"] = count_stale_rows(url, settings, items)
+    figures["stale_rows"] = sum(figures["stale_by_type"].values())
     figures["seconds"] = time.perf_counter() - started
     title = "check --repair" if repair else "check"
     create_markdown_artifact(markdown=format_check_report(title, found, figures), key="check-report", description=title)

@@ -134,6 +134,22 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from flows.backfill import BackfillError, add_progress_listener, backfill, parse_chunk, validate_backfill
 
     settings = _settings()
+    if args.stale:
+        if args.start or args.end or args.event:
+            raise UsageError("backfill: --stale finds its own days and items; pass it without --start, --end and --event")
+        check_database(settings)
+        from datetime import timedelta
+
+        from flows.check import find_stale_days
+        from flows.database import resolve_database_url
+
+        stale_items, stale_days = find_stale_days(resolve_database_url(settings), settings)
+        if not stale_days:
+            print("backfill --stale: no row was computed under other definitions; nothing to do")
+            return 0
+        args.start, args.end, args.event = stale_days[0], stale_days[-1] + timedelta(days=1), stale_items
+    elif args.start is None or args.end is None:
+        raise UsageError("backfill: pass --start and --end (local days, end exclusive), or --stale")
     try:
         chunk_days = parse_chunk(args.chunk)
         today = datetime.now(UTC).astimezone(ZoneInfo(settings.timezone)).date()
@@ -195,6 +211,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(format_drift_line(line))
     for command in figures["backfills"]:
         print(f"check: hour rows need their raw rows again: {command}")
+    if figures["stale_rows"]:
+        by_type = ", ".join(f"{kind} {n:,}" for kind, n in figures["stale_by_type"].items())
+        print(f"check: stale: {figures['stale_rows']:,} rows computed under other definitions ({by_type}); run `analytics backfill --stale` to recompute them")
     if not figures["found"]:
         print(f"check: no drift in {figures['items_checked']:,} items")
         return 0
@@ -285,8 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
             "interrupted backfill."
         ),
     )
-    backfill.add_argument("--start", type=parse_date, required=True, help="first local day, e.g. 2026-09-01")
-    backfill.add_argument("--end", type=parse_date, required=True, help="local day after the last one (exclusive), e.g. 2026-10-01")
+    backfill.add_argument("--start", type=parse_date, default=None, help="first local day, e.g. 2026-09-01")
+    backfill.add_argument("--end", type=parse_date, default=None, help="local day after the last one (exclusive), e.g. 2026-10-01")
+    backfill.add_argument("--stale", action="store_true", help="recompute the items and days whose rows were computed under other definitions")
     backfill.add_argument("--period", default="hour,day,week,month", help="comma-separated period types (default hour,day,week,month)")
     backfill.add_argument("--event", nargs="+", metavar="UUID", default=None, help="only these items (default: all)")
     backfill.add_argument("--chunk", default="1d", help="days per chunk, e.g. 1d or 7d (default 1d)")
