@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from data.sample import generate_sample
 from flows.backfill import backfill
 from flows.check import DriftFound, check
 from flows.cli import main
-from tests.conftest import TEMPLATE_DATABASE, with_database
 from tests.flows.test_backfill import rows_of
 
 ZONE = "Europe/Paris"
@@ -34,17 +30,6 @@ def sampled(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return database_url
 
 
-@pytest.fixture
-def clean_database(server_url: str, template_url: str) -> Iterator[str]:
-    """A second migrated database, for a clean run over the same raw rows."""
-    name = f"analytics_clean_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("create database {} template {}").format(sql.Identifier(name), sql.Identifier(TEMPLATE_DATABASE)))
-    yield with_database(server_url, name)
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-
-
 def clean_run_rows(url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, list[tuple]]:
     """The rows of a backfill over the same raw rows in a fresh database."""
     fill(url)
@@ -56,7 +41,12 @@ def clean_run_rows(url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, list[
 
 def items_by_views(url: str) -> list[str]:
     with psycopg.connect(url) as conn:
-        return [row[0] for row in conn.execute("select event_id::text from event_analytics where period_type = 'all_time' order by views_count desc, event_id")]
+        return [
+            row[0]
+            for row in conn.execute(
+                "select event_id::text from event_analytics where period_type = 'all_time' order by views_count desc, event_id"
+            )
+        ]
 
 
 @pytest.mark.usefixtures("prefect_server")
@@ -76,7 +66,9 @@ def test_hand_made_drift_is_found_and_repaired_to_a_clean_runs_rows(
     assert rows_of(sampled) == clean
     counted, broken_down, forgotten, untouched = items_by_views(sampled)[:4]
     with psycopg.connect(sampled) as conn:
-        conn.execute("update event_analytics set clicks_count = clicks_count + 3 where period_type = 'all_time' and event_id = %s", (counted,))
+        conn.execute(
+            "update event_analytics set clicks_count = clicks_count + 3 where period_type = 'all_time' and event_id = %s", (counted,)
+        )
         # A count moved from one source to another: the day still adds up to its views.
         day = conn.execute(
             "select period_start, traffic_sources from event_analytics where period_type = 'day' and event_id = %s and traffic_sources ? 'direct' order by views_count desc limit 1",
@@ -121,7 +113,9 @@ def test_check_of_some_items_looks_only_at_them(sampled: str, capsys: pytest.Cap
     backfill(start=FIRST, end=LAST, chunk_days=7)
     broken, healthy = items_by_views(sampled)[:2]
     with psycopg.connect(sampled) as conn:
-        conn.execute("update event_analytics set unique_views_count = views_count + 1 where period_type = 'hour' and event_id = %s", (broken,))
+        conn.execute(
+            "update event_analytics set unique_views_count = views_count + 1 where period_type = 'hour' and event_id = %s", (broken,)
+        )
     assert main(["check", "--event", healthy]) == 0
     capsys.readouterr()
     assert main(["check", "--event", broken, "--repair"]) == 1
@@ -153,14 +147,19 @@ def test_a_backfill_after_a_hand_truncation_gives_a_clean_runs_rows(sampled: str
 
 
 @pytest.mark.usefixtures("prefect_server")
-def test_a_backfill_that_cannot_mend_a_hand_truncation_stops_and_names_the_command(sampled: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_backfill_that_cannot_mend_a_hand_truncation_stops_and_names_the_command(
+    sampled: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     backfill(start=FIRST, end=LAST, chunk_days=1)
     reference = rows_of(sampled)
     truncate_analytics(sampled)
     assert main(["backfill", "--start", "2026-10-24", "--end", "2026-10-26"]) == 1
     # Prefect logs the failed run to stderr too; the command's own line comes last.
     line = capsys.readouterr().err.strip().splitlines()[-1]
-    assert line.startswith("analytics: backfill: the all-time state of 12 items") and "disagrees with their hour rows and visitor state" in line
+    assert (
+        line.startswith("analytics: backfill: the all-time state of 12 items")
+        and "disagrees with their hour rows and visitor state" in line
+    )
     command = line.split("`")[1]
     assert command == f"analytics backfill --start {FIRST} --end {LAST} --rebuild-all-time"
     with psycopg.connect(sampled) as conn:

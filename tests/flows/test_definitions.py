@@ -12,7 +12,6 @@ from flows import definitions, runs
 from flows.backfill import backfill
 from flows.cli import main
 from tests.flows.test_backfill import rows_of
-from tests.flows.test_check import clean_database  # noqa: F401 - fixture
 
 ZONE = "Europe/Paris"
 END = datetime(2026, 10, 27, 23, tzinfo=UTC)
@@ -43,7 +42,10 @@ def hour_updates(url: str, start: date) -> list[tuple]:
 
 @pytest.mark.usefixtures("prefect_server")
 def test_a_changed_bot_pattern_makes_rows_stale_and_backfill_stale_recomputes_exactly_them(
-    database_url: str, clean_database: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]  # noqa: F811
+    database_url: str,
+    clean_database: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("ANALYTICS_TIMEZONE", ZONE)
     fill(database_url)

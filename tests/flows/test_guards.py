@@ -15,8 +15,18 @@ END = datetime(2026, 10, 27, 23, tzinfo=UTC)
 
 # A trigger stands in for a bug in the computation: it corrupts rows on their way into the table.
 CORRUPTIONS = {
-    "day-uniques": ("new.period_type = 'day'", "new.unique_views_count := new.unique_views_count + 1;", "day", "unique views equal the distinct visitors"),
-    "all-time-views": ("new.period_type = 'all_time'", "new.views_count := new.views_count + 1;", "all_time", "traffic sources and device types add up to views"),
+    "day-uniques": (
+        "new.period_type = 'day'",
+        "new.unique_views_count := new.unique_views_count + 1;",
+        "day",
+        "unique views equal the distinct visitors",
+    ),
+    "all-time-views": (
+        "new.period_type = 'all_time'",
+        "new.views_count := new.views_count + 1;",
+        "all_time",
+        "traffic sources and device types add up to views",
+    ),
     "hour-sources": (
         "new.period_type = 'hour' and new.views_count > 0",
         "new.traffic_sources := new.traffic_sources || '{\"injected\": 1}';",
@@ -29,7 +39,9 @@ CORRUPTIONS = {
 def corrupt(url: str, condition: str, assignment: str) -> None:
     with psycopg.connect(url) as conn:
         conn.execute(f"create function corrupt_row() returns trigger language plpgsql as $$ begin {assignment} return new; end $$")
-        conn.execute(f"create trigger corrupt_row before insert or update on event_analytics for each row when ({condition}) execute function corrupt_row()")
+        conn.execute(
+            f"create trigger corrupt_row before insert or update on event_analytics for each row when ({condition}) execute function corrupt_row()"
+        )
 
 
 def stored(url: str) -> dict[str, int]:

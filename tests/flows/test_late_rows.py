@@ -12,7 +12,6 @@ from flows import late
 from flows.backfill import backfill
 from flows.cli import main
 from tests.flows.test_backfill import rows_of
-from tests.flows.test_check import clean_database  # noqa: F401 - fixture
 
 ZONE = "Europe/Paris"
 FIRST, LAST = date(2026, 10, 14), date(2026, 10, 28)
@@ -31,8 +30,12 @@ def fill(url: str) -> None:
 def insert_late_rows(url: str) -> int:
     """What an app's offline queue or an import does: plain INSERTs of rows ten and twelve days old."""
     with psycopg.connect(url) as conn:
-        item = conn.execute("select event_id from event_analytics_events where event_id is not null group by 1 order by count(*) desc, 1 limit 1").fetchone()[0]
-        known = conn.execute("select session_id from event_analytics_events where event_id = %s and session_id is not null order by 1 limit 1", (item,)).fetchone()[0]
+        item = conn.execute(
+            "select event_id from event_analytics_events where event_id is not null group by 1 order by count(*) desc, 1 limit 1"
+        ).fetchone()[0]
+        known = conn.execute(
+            "select session_id from event_analytics_events where event_id = %s and session_id is not null order by 1 limit 1", (item,)
+        ).fetchone()[0]
         rows = [
             ("view", None, "late-visitor-1", "https://www.facebook.com/", IPHONE, "2026-10-17 10:12:00+00", {}),
             ("click", None, "late-visitor-1", "https://www.facebook.com/", IPHONE, "2026-10-17 10:14:30+00", {}),
@@ -50,12 +53,16 @@ def insert_late_rows(url: str) -> int:
 
 def last_report(url: str) -> dict:
     with psycopg.connect(url) as conn:
-        return conn.execute("select report from event_analytics_runs where flow_name = 'hourly' order by started_at desc limit 1").fetchone()[0]
+        return conn.execute(
+            "select report from event_analytics_runs where flow_name = 'hourly' order by started_at desc limit 1"
+        ).fetchone()[0]
 
 
 @pytest.mark.usefixtures("prefect_server")
 def test_rows_ten_days_late_are_counted_by_the_next_hourly_run(
-    database_url: str, clean_database: str, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    database_url: str,
+    clean_database: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("ANALYTICS_TIMEZONE", ZONE)
     fill(database_url)
