@@ -11,15 +11,20 @@ with hours as (
         values ('traffic_sources', h.traffic_sources), ('device_types', h.device_types), ('age_groups', h.age_groups), ('genders', h.genders)
     ) as d (dimension, doc)
     cross join lateral jsonb_each(case when jsonb_typeof(d.doc) = 'object' then d.doc else '{}'::jsonb end) as kv
+), day_sums as (
+    -- Days first, then weeks, months and all time from the days: 24 times fewer rows to regroup.
+    select event_id, date_trunc('day', local_start) as local_day, dimension, key,
+           sum(case when jsonb_typeof(value) = 'number' then value::numeric end) as views
+    from hour_values
+    group by 1, 2, 3, 4
 ), sums as (
-    select v.event_id, k.period_type, k.period_start, v.dimension, v.key,
-           sum(case when jsonb_typeof(v.value) = 'number' then v.value::numeric end) as views
-    from hour_values v
+    select d.event_id, k.period_type, k.period_start, d.dimension, d.key, sum(d.views) as views
+    from day_sums d
     cross join lateral (
         values
-            ('day', date_trunc('day', v.local_start) at time zone %(tz)s),
-            ('week', date_trunc('week', v.local_start) at time zone %(tz)s),
-            ('month', date_trunc('month', v.local_start) at time zone %(tz)s),
+            ('day', d.local_day at time zone %(tz)s),
+            ('week', date_trunc('week', d.local_day) at time zone %(tz)s),
+            ('month', date_trunc('month', d.local_day) at time zone %(tz)s),
             ('all_time', %(all_time_start)s::timestamptz)
     ) as k (period_type, period_start)
     group by 1, 2, 3, 4, 5

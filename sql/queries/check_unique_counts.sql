@@ -1,15 +1,16 @@
 -- Drift: unique counts that differ from the distinct visitor keys in the visitor state:
 -- visitor-hours for hours, days, weeks and months; all-time visitors for all_time rows.
-with keyed as (
-    select distinct v.event_id, k.period_type, k.period_start, v.visitor_key
-    from event_analytics_visitor_hours v
-    cross join lateral (
-        values
-            ('day', date_trunc('day', v.hour_start at time zone %(tz)s) at time zone %(tz)s),
-            ('week', date_trunc('week', v.hour_start at time zone %(tz)s) at time zone %(tz)s),
-            ('month', date_trunc('month', v.hour_start at time zone %(tz)s) at time zone %(tz)s)
-    ) as k (period_type, period_start)
-    where %(items)s::uuid[] is null or v.event_id = any(%(items)s::uuid[])
+with visitor_days as (
+    -- Distinct visitors of each local day first; weeks and months regroup those, not every hour.
+    select distinct event_id, date_trunc('day', hour_start at time zone %(tz)s) as local_day, visitor_key
+    from event_analytics_visitor_hours
+    where %(items)s::uuid[] is null or event_id = any(%(items)s::uuid[])
+), keyed as (
+    select event_id, 'day' as period_type, local_day at time zone %(tz)s as period_start, visitor_key from visitor_days
+    union
+    select event_id, 'week', date_trunc('week', local_day) at time zone %(tz)s, visitor_key from visitor_days
+    union
+    select event_id, 'month', date_trunc('month', local_day) at time zone %(tz)s, visitor_key from visitor_days
 ), counted as (
     select event_id, period_type, period_start, count(*) as visitors from keyed group by 1, 2, 3
     union all
