@@ -18,6 +18,7 @@ from prefect.futures import as_completed
 from prefect.runtime import flow_run, task_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.check import guard_all_time_state
 from flows.database import connect
 from flows.extract import extract_with_visit_context
 from flows.load import LoadReport, analytics_transaction, rebuild_all_time, refresh_summaries, roll_up, write_window
@@ -278,6 +279,10 @@ def backfill(
     check_chunk_days(chunk_days)
     url, _ = prepare_database(settings)
     parameters = {"start": start, "end": end, "period_types": sorted(periods), "event_ids": items, "chunk_days": chunk_days, "timezone": settings.timezone}
+    # All-time state changed by hand would stay wrong under deltas: recomputed from nothing, or refused.
+    hand_edited = guard_all_time_state(url, settings, start, end, items)
+    if hand_edited:
+        logger.warning("%d items' all-time state disagreed with their hours and visitor state; recomputing them from nothing", len(hand_edited))
     backfill_id, done = open_backfill(url, settings, parameters, restart)
     chunks = list(day_chunks(start, end, chunk_days, settings.timezone))
     pending = [chunk for chunk in chunks if chunk.start.isoformat() not in done]
@@ -296,7 +301,7 @@ def backfill(
         for listener in list(_progress_listeners):
             listener(len(results), len(chunks), figures)
 
-    touched = sorted({item for figures in results for item in figures.get("items", [])} | set(items or []))
+    touched = sorted({item for figures in results for item in figures.get("items", [])} | set(items or []) | set(hand_edited))
     finished = finish_backfill(url, settings, start, end, touched, periods, scheduled_as_of(), backfill_id, rebuild_all_time)
     written, rejected = Counter(), Counter()
     for figures in results:

@@ -191,8 +191,26 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
     # What needs no settings first: the time zone is checked with Polars, which takes a while to load.
     chunk_days = parse_chunk(args.chunk)
-    check_backfill_request(args.start, args.end, args.period.split(","), args.event)
+    if args.stale:
+        if args.start or args.end or args.event:
+            raise UsageError("backfill: --stale finds its own days and items; pass it without --start, --end and --event")
+    elif args.start is None or args.end is None:
+        raise UsageError("backfill: pass --start and --end (local days, end exclusive), or --stale")
+    else:
+        check_backfill_request(args.start, args.end, args.period.split(","), args.event)
     settings = _settings()
+    if args.stale:
+        check_database(settings)
+        from datetime import timedelta
+
+        from flows.check import find_stale_days
+        from flows.database import resolve_database_url
+
+        stale_items, stale_days = find_stale_days(resolve_database_url(settings), settings)
+        if not stale_days:
+            print("backfill --stale: no row was computed under other definitions; nothing to do")
+            return 0
+        args.start, args.end, args.event = stale_days[0], stale_days[-1] + timedelta(days=1), stale_items
     today = datetime.now(UTC).astimezone(settings.zone).date()
     periods, items = validate_backfill(args.start, args.end, args.period.split(","), args.event, today, settings.timezone)
     if args.dask_address and args.dask_workers:
@@ -242,6 +260,38 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         f"({report['chunks_resumed']} resumed), {report['rows_read']:,} rows read, rejected: {rejected}, "
         f"{report['bot_rows']:,} bot rows left out, {report['items_touched']} items; rows written: {written}; {report['seconds']:.1f} s"
     )
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from transforms.consistency import parse_event_ids
+
+    try:
+        items = parse_event_ids(args.event, "check") if args.event else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    check_database(_settings())
+    from flows.check import check
+    from transforms.consistency import format_drift_line
+
+    figures = check(event_ids=items, repair=args.repair, fail_on_drift=False)
+    for line in figures["found"]:
+        print(format_drift_line(line))
+    for command in figures["backfills"]:
+        print(f"check: hour rows need their raw rows again: {command}")
+    if figures["stale_rows"]:
+        by_type = ", ".join(f"{kind} {n:,}" for kind, n in figures["stale_by_type"].items())
+        print(f"check: stale: {figures['stale_rows']:,} rows computed under other definitions ({by_type}); run `analytics backfill --stale` to recompute them")
+    if not figures["found"]:
+        print(f"check: no drift in {figures['items_checked']:,} items")
+        return 0
+    if not args.repair:
+        print(f"check: drift in {len(figures['found'])} kinds; run `analytics check --repair` to recompute the drifted items from their hour rows and visitor state")
+        return EXIT_FAILED
+    if figures["remaining"]:
+        print(f"check: {len(figures['remaining'])} kinds still drift after the repair; run the backfills above")
+        return EXIT_FAILED
+    print(f"check: repaired {len(figures['repaired_items']):,} items; nothing drifts now")
     return 0
 
 
@@ -393,8 +443,9 @@ def build_parser() -> argparse.ArgumentParser:
             "interrupted backfill."
         ),
     )
-    backfill.add_argument("--start", type=parse_date, required=True, help="first local day, e.g. 2026-09-01")
-    backfill.add_argument("--end", type=parse_date, required=True, help="local day after the last one (exclusive), e.g. 2026-10-01")
+    backfill.add_argument("--start", type=parse_date, default=None, help="first local day, e.g. 2026-09-01")
+    backfill.add_argument("--end", type=parse_date, default=None, help="local day after the last one (exclusive), e.g. 2026-10-01")
+    backfill.add_argument("--stale", action="store_true", help="recompute the items and days whose rows were computed under other definitions")
     backfill.add_argument("--period", default="hour,day,week,month", help="comma-separated period types (default hour,day,week,month)")
     backfill.add_argument("--event", nargs="+", metavar="UUID", default=None, help="only these items (default: all)")
     backfill.add_argument("--chunk", default="1d", help="days per chunk, e.g. 1d or 7d (default 1d)")
@@ -432,6 +483,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=positive_int, default=8000, help="port to listen on (default 8000)")
     serve.set_defaults(handler=cmd_serve)
+
+    check = commands.add_parser(
+        "check",
+        help="verify stored analytics against their invariants; --repair recomputes the drifted items",
+        description=(
+            "Verify that day, week, month and all_time rows equal the sums of their hours, unique counts equal "
+            "the visitor state, summaries equal all_time rows, breakdowns add up to views and ratios lie in range. "
+            "Reads stored analytics only. Exit code 1 on drift."
+        ),
+    )
+    check.add_argument("--event", nargs="+", metavar="UUID", default=None, help="only these items (default: all)")
+    check.add_argument("--repair", action="store_true", help="recompute the drifted items from their hour rows and visitor state")
+    check.set_defaults(handler=cmd_check)
 
     run = commands.add_parser("run", help="run a flow once, now")
     run.add_argument("flow", choices=["hourly", "daily"], help="hourly: last closed hour plus lookback; daily: previous local day")

@@ -110,8 +110,14 @@ def connect(url: str, settings: Settings | None = None, *, autocommit: bool = Tr
     commits at its end (in psycopg's non-autocommit mode it may be a savepoint instead).
     """
     timeout_ms = (settings.statement_timeout_seconds if settings else 600) * 1000
+    options = f"-c statement_timeout={timeout_ms}"
+    if settings is not None:
+        from flows.definitions import current_definitions_version
+
+        # Every analytics row written on this connection records it (sql/queries/upsert_*.sql).
+        options += f" -c analytics.definitions_version={current_definitions_version(settings)}"
     try:
-        conn = psycopg.connect(url, autocommit=autocommit, options=f"-c statement_timeout={timeout_ms}", connect_timeout=10, application_name="event-analytics")
+        conn = psycopg.connect(url, autocommit=autocommit, options=options, connect_timeout=10, application_name="event-analytics")
     except psycopg.Error as exc:
         # libpq's message spans lines (a tab-indented hint) and may quote the connection string.
         reason = redact("; ".join(line.strip() for line in str(exc).splitlines() if line.strip()), url) or type(exc).__name__

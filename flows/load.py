@@ -12,6 +12,7 @@ import polars as pl
 import psycopg
 
 from flows.database import WRITE_LOCK_KEY
+from flows.guards import guarded_writes, note_periods, note_summaries
 from flows.invalidation import invalidating_transaction
 from flows.sql import load_sql
 from transforms.breakdowns import attach_breakdown_json
@@ -100,6 +101,7 @@ def write_periods(
     conn.execute("set local enable_nestloop = off")
     deleted = conn.execute(load_sql("delete_stale_period_rows"), params).rowcount
     conn.execute("set local enable_nestloop = on")
+    note_periods(period_type, start, end, periods["event_id"].unique().to_list())
     report.rows_written[period_type] = report.rows_written.get(period_type, 0) + written
     report.rows_deleted[period_type] = report.rows_deleted.get(period_type, 0) + deleted
 
@@ -235,17 +237,20 @@ def refresh_summaries(conn: psycopg.Connection, items: list[str], as_of: datetim
     conn.execute("truncate stage_summary")
     copy_frame(conn, "stage_summary", keyed.select(*SUMMARY.names(), "traffic_sources", "device_types"))
     report.rows_written["summary"] = report.rows_written.get("summary", 0) + conn.execute(load_sql("upsert_summaries")).rowcount
+    note_summaries(targets)
 
 
 @contextmanager
 def analytics_transaction(conn: psycopg.Connection) -> Iterator[None]:
     """One transaction that holds the analytics write lock, reads times in UTC and has the staging tables;
-    the items it touched are dropped from every cache before it returns (flows/invalidation.py)."""
+    the rows written in it are checked against the invariants before it commits (flows/guards.py),
+    and the items it touched are dropped from every cache before it returns (flows/invalidation.py)."""
     with invalidating_transaction(conn):
         conn.execute(load_sql("lock_analytics_writes"), {"lock_key": WRITE_LOCK_KEY})
         conn.execute("set local timezone = 'UTC'")
         conn.execute(load_sql("create_staging_tables"))
-        yield
+        with guarded_writes(conn):
+            yield
 
 
 def write_window(

@@ -88,6 +88,14 @@ def format_run_report(title: str, figures: dict[str, Any], timezone_name: str = 
         "|---|---:|",
         *[f"| {stage} | {value:.2f} |" for stage, value in seconds.items()],
     ]
+    if "late_rows" in figures:
+        lines += [
+            "",
+            f"**Late rows** {figures['late_rows']:,} committed since the last run, in {figures['late_hours_found']:,} local hours outside "
+            f"its window; **hours recomputed** {figures['late_hours_recomputed']:,}"
+            + (f"; **left for the next run** {figures['late_hours_left']:,}" if figures["late_hours_left"] else ""),
+            *[f"- {w['window']}: {w['rows_read']:,} rows read, {w['items_touched']:,} items" for w in figures["late_windows"]],
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -15,6 +15,7 @@ from prefect.runtime import flow_run
 from data.reference import load_bot_patterns, load_known_sources
 from flows.database import connect, require_migrated, resolve_database_url
 from flows.extract import extract_with_visit_context
+from flows.late import catch_up_late_rows, find_late_rows
 from flows.load import LoadReport, write_window
 from flows.parameters import check_as_of, check_lookback_hours
 from flows.report import describe_counts, publish_run_report
@@ -152,7 +153,12 @@ def hourly(as_of: datetime | None = None, lookback_hours: int | None = None) -> 
     window = hourly_window(as_of, lookback, settings.timezone)
     logger = get_run_logger()
     url, unplaceable = prepare_database(settings)
+    # Rows committed since the last run, whatever their age: queued before this window is read.
+    found = find_late_rows(url, settings)
     figures, items = run_window(settings, url, window, ["day"], as_of)
+    late, late_items = catch_up_late_rows(settings, url, window, as_of, found, extract_window, metric_config(settings))
+    figures.update(late)
+    items = sorted(set(items) | set(late_items))
     figures["rows_without_timestamp_in_table"] = unplaceable["missing_timestamp"]
     figures["rows_out_of_range_in_table"] = unplaceable["timestamp_out_of_range"]
     title = f"hourly {window.label('range')}"

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PREFECT_YAML = ROOT / "prefect.yaml"
 POOL = "event-analytics"
 QUEUE = "default"
-REQUIRED_DEPLOYMENTS = {"hourly", "daily", "backfill", "retention"}
+REQUIRED_DEPLOYMENTS = {"hourly", "daily", "backfill", "retention", "check"}
 STEP_RESERVED_KEYS = {"id", "requires"}
 
 

@@ -46,9 +46,12 @@ def test_embedded_server_starts_migrates_and_is_reused(tmp_path) -> None:
 def test_migrate_is_idempotent_and_recorded(scratch_database_url: str) -> None:
     with psycopg.connect(scratch_database_url, autocommit=True) as conn:
         assert current_schema_version(conn) == 0
-        assert migrate(conn) == [name for _, name, _ in list_migrations()]
+        shipped = list_migrations()
+        names = [name for _, name, _ in shipped]
+        assert {"001_schema", "002_backfills", "003_top_events", "005_late_rows", "006_definition_versions"} <= set(names)
+        assert migrate(conn) == names
         assert migrate(conn) == []
-        assert conn.execute("select version, name from schema_migrations order by 1").fetchall() == [(version, name) for version, name, _ in list_migrations()]
+        assert conn.execute("select version, name from schema_migrations order by 1").fetchall() == [(version, name) for version, name, _ in shipped]
 
 
 def test_unmigrated_database_is_refused_with_the_fix(scratch_database_url: str) -> None:

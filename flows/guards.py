@@ -1,0 +1,79 @@
+"""Guards on every analytics write: before a transaction commits, the rows it wrote must keep the invariants."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import psycopg
+
+from flows.database import DatabaseError
+from flows.sql import load_sql
+
+
+class InvariantBroken(DatabaseError):
+    """A write would store rows that break an invariant; it was rolled back. The message names item and invariant."""
+
+
+@dataclass
+class WrittenRows:
+    """What one transaction wrote: period spans per type with their items, and refreshed summaries."""
+
+    spans: list[tuple[str, datetime, datetime]] = field(default_factory=list)
+    items: set[str] = field(default_factory=set)
+    summary_items: set[str] = field(default_factory=set)
+
+
+_written: ContextVar[WrittenRows | None] = ContextVar("analytics_written_rows", default=None)
+
+
+def note_periods(period_type: str, start: datetime, end: datetime, items: Iterable[str]) -> None:
+    """Record that rows of `period_type` starting in [start, end) were written for `items`."""
+    written = _written.get()
+    if written is not None:
+        written.spans.append((period_type, start, end))
+        written.items.update(items)
+
+
+def note_summaries(items: Iterable[str]) -> None:
+    written = _written.get()
+    if written is not None:
+        written.summary_items.update(items)
+
+
+def verify_written(conn: psycopg.Connection, written: WrittenRows) -> None:
+    """Raise InvariantBroken, naming the item and the invariant, if the written rows break one."""
+    if not written.items and not written.summary_items:
+        return
+    types, starts, ends = (list(column) for column in zip(*written.spans, strict=True)) if written.spans else ([], [], [])
+    params = {
+        "types": types,
+        "starts": starts,
+        "ends": ends,
+        "items": sorted(written.items),
+        "summary_items": sorted(written.summary_items),
+    }
+    violations = conn.execute(load_sql("guard_written_rows"), params).fetchall()
+    if violations:
+        item, period_type, period_start, _ = violations[0]
+        where = f"{period_type} {period_start.isoformat()}" if period_start is not None else period_type
+        broken = "; ".join(dict.fromkeys(invariant for *_, invariant in violations))
+        raise InvariantBroken(
+            f"write rolled back, nothing stored: item {item}, {where} (of {len(violations)} rows found): broken: {broken}; "
+            "run `analytics check` to see the stored state"
+        )
+
+
+@contextmanager
+def guarded_writes(conn: psycopg.Connection) -> Iterator[None]:
+    """Collect what the enclosed writes touch and verify it before the enclosing transaction commits."""
+    written = WrittenRows()
+    token = _written.set(written)
+    try:
+        yield
+        verify_written(conn, written)
+    finally:
+        _written.reset(token)

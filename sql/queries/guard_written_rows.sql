@@ -1,0 +1,71 @@
+-- Invariants of the rows a transaction wrote, checked before it commits: only the written items and
+-- period spans are read (index range scans), so the cost follows the write, not the history.
+-- One row per violation: item, period type, period start, invariant.
+with spans as (
+    select * from unnest(%(types)s::text[], %(starts)s::timestamptz[], %(ends)s::timestamptz[]) as s (period_type, span_start, span_end)
+), written as (
+    select distinct a.*
+    from spans s
+    join event_analytics a
+      on a.period_type = s.period_type and a.period_start >= s.span_start and a.period_start < s.span_end
+    where a.event_id = any(%(items)s::uuid[])
+)
+select event_id::text, period_type, period_start, 'unique views at most views, bounce rate in [0, 1], no negative count' as invariant
+from written
+where unique_views_count > views_count
+   or bounce_rate not between 0 and 1
+   or least(views_count, unique_views_count, clicks_count, shares_count, favorites_count, ticket_clicks,
+            external_url_clicks, visits_count, bounced_visits_count, time_on_page_total_ms, time_on_page_views) < 0
+union all
+select event_id::text, period_type, period_start, 'traffic sources and device types add up to views'
+from written w
+where (select sum(value::numeric) from jsonb_each_text(w.traffic_sources)) is distinct from nullif(w.views_count, 0)
+   or (select sum(value::numeric) from jsonb_each_text(w.device_types)) is distinct from nullif(w.views_count, 0)
+union all
+select event_id::text, period_type, period_start, 'hour unique views equal its visitor-hours'
+from written w
+where w.period_type = 'hour'
+  and w.unique_views_count <> (
+      select count(*) from event_analytics_visitor_hours v where v.event_id = w.event_id and v.hour_start = w.period_start
+  )
+union all
+select w.event_id::text, w.period_type, w.period_start, 'counts equal the sums of the period''s hours'
+from written w
+cross join lateral (
+    select
+        coalesce(sum(h.views_count), 0) as views_count, coalesce(sum(h.clicks_count), 0) as clicks_count,
+        coalesce(sum(h.shares_count), 0) as shares_count, coalesce(sum(h.favorites_count), 0) as favorites_count,
+        coalesce(sum(h.ticket_clicks), 0) as ticket_clicks, coalesce(sum(h.external_url_clicks), 0) as external_url_clicks,
+        coalesce(sum(h.visits_count), 0) as visits_count, coalesce(sum(h.bounced_visits_count), 0) as bounced_visits_count,
+        coalesce(sum(h.time_on_page_total_ms), 0) as time_on_page_total_ms, coalesce(sum(h.time_on_page_views), 0) as time_on_page_views
+    from event_analytics h
+    where h.event_id = w.event_id and h.period_type = 'hour' and h.period_start >= w.period_start and h.period_start < w.period_end
+) as h
+where w.period_type in ('day', 'week', 'month')
+  and (w.views_count, w.clicks_count, w.shares_count, w.favorites_count, w.ticket_clicks, w.external_url_clicks,
+       w.visits_count, w.bounced_visits_count, w.time_on_page_total_ms, w.time_on_page_views)
+      is distinct from
+      (h.views_count, h.clicks_count, h.shares_count, h.favorites_count, h.ticket_clicks, h.external_url_clicks,
+       h.visits_count, h.bounced_visits_count, h.time_on_page_total_ms, h.time_on_page_views)
+union all
+select event_id::text, period_type, period_start, 'unique views equal the distinct visitors of the period''s visitor-hours'
+from written w
+where w.period_type in ('day', 'week', 'month')
+  and w.unique_views_count <> (
+      select count(distinct v.visitor_key) from event_analytics_visitor_hours v
+      where v.event_id = w.event_id and v.hour_start >= w.period_start and v.hour_start < w.period_end
+  )
+union all
+select event_id::text, period_type, period_start, 'all-time unique views equal the all-time visitors'
+from written w
+where w.period_type = 'all_time'
+  and w.unique_views_count <> (select count(*) from event_analytics_visitors v where v.event_id = w.event_id)
+union all
+select s.event_id::text, 'summary', null, 'summary totals equal the all_time row'
+from event_analytics_summary s
+left join event_analytics a on a.event_id = s.event_id and a.period_type = 'all_time'
+where s.event_id = any(%(summary_items)s::uuid[])
+  and (s.total_views, s.total_unique_views, s.total_clicks, s.total_shares, s.total_favorites, s.total_ticket_clicks, s.total_external_clicks)
+      is distinct from
+      (a.views_count, a.unique_views_count, a.clicks_count, a.shares_count, a.favorites_count, a.ticket_clicks, a.external_url_clicks)
+limit 20

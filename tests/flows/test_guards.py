@@ -1,0 +1,79 @@
+"""Guards: a write whose rows would break an invariant is rolled back whole and says which item and invariant."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+
+from data.sample import generate_sample
+from flows import runs
+from flows.cli import main
+
+END = datetime(2026, 10, 27, 23, tzinfo=UTC)
+
+# A trigger stands in for a bug in the computation: it corrupts rows on their way into the table.
+CORRUPTIONS = {
+    "day-uniques": (
+        "new.period_type = 'day'",
+        "new.unique_views_count := new.unique_views_count + 1;",
+        "day",
+        "unique views equal the distinct visitors",
+    ),
+    "all-time-views": (
+        "new.period_type = 'all_time'",
+        "new.views_count := new.views_count + 1;",
+        "all_time",
+        "traffic sources and device types add up to views",
+    ),
+    "hour-sources": (
+        "new.period_type = 'hour' and new.views_count > 0",
+        "new.traffic_sources := new.traffic_sources || '{\"injected\": 1}';",
+        "hour",
+        "traffic sources and device types add up to views",
+    ),
+}
+
+
+def corrupt(url: str, condition: str, assignment: str) -> None:
+    with psycopg.connect(url) as conn:
+        conn.execute(f"create function corrupt_row() returns trigger language plpgsql as $$ begin {assignment} return new; end $$")
+        conn.execute(
+            f"create trigger corrupt_row before insert or update on event_analytics for each row when ({condition}) execute function corrupt_row()"
+        )
+
+
+def stored(url: str) -> dict[str, int]:
+    with psycopg.connect(url) as conn:
+        return {
+            table: conn.execute(f"select count(*) from {table}").fetchone()[0]
+            for table in ("event_analytics", "event_analytics_summary", "event_analytics_visitors", "event_analytics_visitor_hours")
+        }
+
+
+@pytest.mark.usefixtures("prefect_server")
+@pytest.mark.parametrize("corruption", list(CORRUPTIONS), ids=list(CORRUPTIONS))
+def test_a_write_that_breaks_an_invariant_stores_nothing(
+    corruption: str, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    condition, assignment, period_type, invariant = CORRUPTIONS[corruption]
+    with psycopg.connect(database_url) as conn:
+        generate_sample(conn, rows=3_000, days=2, seed=5, end=END, items=6)
+    corrupt(database_url, condition, assignment)
+    monkeypatch.setattr(runs.load_window, "retry_delay_seconds", [0, 0])
+    code = main(["run", "hourly", "--as-of", END.isoformat(), "--lookback-hours", "5"])
+    err = capsys.readouterr().err
+    line = err.strip().splitlines()[-1]
+    assert code == 1, err[-3000:]
+    assert line.startswith("analytics: write rolled back, nothing stored: item "), err[-3000:]
+    assert f", {period_type} " in line and invariant in line, line
+    assert stored(database_url) == dict.fromkeys(stored(database_url), 0)
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_guarded_writes_pass_on_a_clean_run(database_url: str) -> None:
+    with psycopg.connect(database_url) as conn:
+        generate_sample(conn, rows=3_000, days=2, seed=5, end=END, items=6)
+    assert main(["run", "daily", "--as-of", END.isoformat()]) == 0
+    assert stored(database_url)["event_analytics"] > 0
