@@ -19,7 +19,7 @@ from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.database import connect
+from flows.database import WRITE_LOCK_KEY, connect
 from flows.extract import extract_with_visit_context
 from flows.load import LoadReport, analytics_transaction, rebuild_all_time, refresh_summaries, roll_up, write_window
 from flows.settings import Settings, load_settings
@@ -147,34 +147,47 @@ def open_backfill(url: str, settings: Settings, parameters: dict, restart: bool)
         return backfill_id, done
 
 
-# No task timeout: chunks run in worker threads, which Prefect cannot interrupt; the database's
-# statement_timeout bounds every statement instead.
-@task(retries=2, retry_delay_seconds=[10, 60], cache_policy=NO_CACHE)
-def backfill_chunk(url: str, settings: Settings, window: Window, roll_up_types: list[str], scope: list[str] | None, backfill_id: str) -> dict:
-    """Recompute one chunk of local days and record it as done in the same transaction."""
+def recompute_chunk(url: str, settings: Settings, window: Window, roll_up_types: list[str], scope: list[str] | None, backfill_id: str) -> dict:
+    """Recompute one chunk of local days and record it as done, with where its time went, in the same transaction."""
     from flows.runs import VISIT_CONTEXT, metric_config
 
     started = time.perf_counter()
     config = metric_config(settings)
     raw, _ = extract_with_visit_context(url, settings, window.start, window.end, VISIT_CONTEXT, config)
+    extracted = time.perf_counter()
     result = compute_hours(raw, window.start, window.end, config)
+    computed = time.perf_counter()
     figures = {
         "chunk_start": window.start.isoformat(),
         "chunk_end": window.end.isoformat(),
         **{k: v for k, v in result.report.items() if k != "items"},
+        "extract_seconds": round(extracted - started, 3),
+        "compute_seconds": round(computed - extracted, 3),
     }
 
     def record(conn, loaded: LoadReport) -> None:
-        figures.update(rows_written=loaded.rows_written, items=loaded.items)
+        figures.update(rows_written=loaded.rows_written, items=loaded.items, write_seconds=round(time.perf_counter() - locked, 3))
         conn.execute(
             load_sql("record_completed_chunk"),
             {"backfill_id": backfill_id, "chunk_start": window.start, "chunk_end": window.end, "figures": json.dumps(figures)},
         )
 
-    with connect(url, settings) as conn:
+    with connect(url, settings) as conn, conn.transaction():
+        # Taken here as well as in write_window (advisory locks are re-entrant, and its transaction
+        # nests in this one), so that the wait for the lock is measured apart from the writing.
+        conn.execute(load_sql("lock_analytics_writes"), {"lock_key": WRITE_LOCK_KEY})
+        locked = time.perf_counter()
+        figures["lock_wait_seconds"] = round(locked - computed, 3)
         loaded = write_window(conn, result, window.start, window.end, timezone_name=settings.timezone, roll_up_types=roll_up_types, as_of=None, scope=scope, record=record)
     figures.update(rows_written=loaded.rows_written, items=loaded.items, seconds=round(time.perf_counter() - started, 3))
     return figures
+
+
+# The task wraps a function this module names, so that Dask workers unpickle it by importing this
+# module: under its own name the module holds the Task, so cloudpickle would ship the function by
+# value, with the module globals it reads. No task timeout: chunks run in worker threads, which
+# Prefect cannot interrupt; the database's statement_timeout bounds every statement instead.
+backfill_chunk = task(name="backfill_chunk", retries=2, retry_delay_seconds=[10, 60], cache_policy=NO_CACHE)(recompute_chunk)
 
 
 @task(retries=2, retry_delay_seconds=[10, 60], timeout_seconds=3600, cache_policy=NO_CACHE)
@@ -201,6 +214,42 @@ def default_task_runner():
     if not workers.isdigit() or int(workers) < 1:
         raise BackfillError(f"ANALYTICS_BACKFILL_WORKERS={workers!r} is not a whole number above 0; set it to e.g. 2")
     return ThreadPoolTaskRunner(max_workers=int(workers))
+
+
+def dask_task_runner(address: str | None, workers: int | None, api_url: str):
+    """Chunks on the Dask scheduler at `address`, or on a local cluster of `workers` processes
+    given this process's Prefect API, DATABASE_URL and ANALYTICS_* settings."""
+    from prefect_dask import DaskTaskRunner
+
+    if address:
+        return DaskTaskRunner(address=address)
+    env = {name: value for name, value in os.environ.items() if name == "DATABASE_URL" or name.startswith("ANALYTICS_")}
+    env["PREFECT_API_URL"] = api_url
+    cluster = {"n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": ":0", "env": env}
+    return DaskTaskRunner(cluster_kwargs=cluster)
+
+
+def find_dask_problem(api_url: str | None, address: str | None) -> str | None:
+    """What stops Dask workers from running chunks (and how to fix it), or None."""
+    from distributed import Client
+
+    if not api_url:
+        # Each worker process would start a temporary Prefect server of its own, and the chunks'
+        # task runs would land there instead of in this flow run.
+        return (
+            "Dask workers report to this command's Prefect server, and PREFECT_API_URL is not set; "
+            "start one with `uv run prefect server start` and set PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
+    if not address:
+        return None
+    try:
+        with Client(address, timeout=15, set_as_default=False) as client:
+            workers = len(client.scheduler_info()["workers"])
+    except (OSError, TimeoutError, ValueError) as exc:
+        return f"no Dask scheduler answers at {address} ({exc}); start one with `uv run dask scheduler`, or fix --dask-address / ANALYTICS_DASK_ADDRESS"
+    if workers == 0:
+        return f"the Dask scheduler at {address} has no workers; start some with `uv run dask worker {address}`"
+    return None
 
 
 def _backfill_run_name() -> str:
@@ -233,8 +282,7 @@ def format_backfill_report(title: str, figures: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-@flow(name="backfill", flow_run_name=_backfill_run_name, task_runner=default_task_runner())
-def backfill(
+def run_backfill(
     start: date,
     end: date,
     period_types: list[str] = list(BACKFILL_PERIODS),  # noqa: B006 - Prefect shows the default in the run form
@@ -302,3 +350,16 @@ def backfill(
     create_markdown_artifact(markdown=format_backfill_report(f"backfill {start} → {end}", report), key="backfill-report", description=f"backfill {start} → {end}")
     logger.info("backfill %s → %s done: %s", start, end, report)
     return report
+
+
+# Dask ships the flow to its workers in the flow run's context: wrapping a function this module
+# names keeps that by reference (see backfill_chunk), rather than by value with the module's
+# globals, among them the progress listeners that hold the terminal's progress bar and its RLock.
+backfill = flow(name="backfill", flow_run_name=_backfill_run_name, task_runner=default_task_runner())(run_backfill)
+
+if __name__ != "flows.backfill":
+    # Loaded from its file (the deployment's entrypoint flows/backfill.py:backfill) under a module
+    # name that Dask workers cannot import: hand out the package module's flow instead.
+    from flows import backfill as _package_module
+
+    backfill = _package_module.backfill
