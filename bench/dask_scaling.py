@@ -148,9 +148,9 @@ def print_table(results: dict[int, list[dict]], rows: int) -> None:
     baseline = statistics.median(r["flow"] for r in results.get(0, [])) if results.get(0) else None
     print()
     print(
-        "| runner | flow s (median; each run) | wall s (median) | speed-up (flow) | extract s | compute s | lock wait s | write s | load avg at start |"
+        "| runner | flow s (median; each run) | wall s (median) | speed-up (flow) | extract s | compute s | lock wait s | write s | finish s | load avg at start |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for workers, runs in results.items():
         flow = statistics.median(r["flow"] for r in runs)
         stage = {s: statistics.median(r[s] for r in runs) for s in STAGES}

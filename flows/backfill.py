@@ -217,8 +217,7 @@ def default_task_runner():
 
 
 def dask_task_runner(address: str | None, workers: int | None, api_url: str):
-    """Chunks on the Dask scheduler at `address`, or on a local cluster of `workers` processes
-    given this process's Prefect API, DATABASE_URL and ANALYTICS_* settings."""
+    """Chunks on the Dask scheduler at `address`, or on `workers` local processes given our Prefect API and settings."""
     from prefect_dask import DaskTaskRunner
 
     if address:
