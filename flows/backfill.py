@@ -113,25 +113,31 @@ def _chunk_run_name() -> str:
     return f"chunk {task_run.parameters['window'].days_label()}"
 
 
-# No task timeout: chunks run in worker threads, which Prefect cannot interrupt; the database's
-# statement_timeout bounds every statement instead.
-@task(retries=2, retry_delay_seconds=[10, 60], cache_policy=NO_CACHE, task_run_name=_chunk_run_name)
-def backfill_chunk(url: str, settings: Settings, window: Window, roll_up_types: list[str], scope: list[str] | None, backfill_id: str) -> dict:
-    """Recompute one chunk of local days and record it as done in the same transaction."""
+def recompute_chunk(url: str, settings: Settings, window: Window, roll_up_types: list[str], scope: list[str] | None, backfill_id: str) -> dict:
+    """Recompute one chunk of local days and record it as done, with where its time went, in the same transaction."""
     from flows.runs import VISIT_CONTEXT, metric_config
 
     started = time.perf_counter()
     config = metric_config(settings)
     raw, _ = extract_with_visit_context(url, settings, window.start, window.end, VISIT_CONTEXT, config)
+    extracted = time.perf_counter()
     result = compute_hours(raw, window.start, window.end, config)
+    computed = time.perf_counter()
     figures = {
         "chunk_start": window.start.isoformat(),
         "chunk_end": window.end.isoformat(),
         **{k: v for k, v in result.report.items() if k != "items"},
+        "extract_seconds": round(extracted - started, 3),
+        "compute_seconds": round(computed - extracted, 3),
     }
 
     def record(conn, loaded: LoadReport) -> None:
-        figures.update(rows_written=loaded.rows_written, items=loaded.items)
+        figures.update(
+            rows_written=loaded.rows_written,
+            items=loaded.items,
+            lock_wait_seconds=round(loaded.lock_wait_seconds, 3),
+            write_seconds=round(time.perf_counter() - computed - loaded.lock_wait_seconds, 3),
+        )
         conn.execute(
             load_sql("record_completed_chunk"),
             {"backfill_id": backfill_id, "chunk_start": window.start, "chunk_end": window.end, "figures": json.dumps(figures)},
@@ -141,6 +147,13 @@ def backfill_chunk(url: str, settings: Settings, window: Window, roll_up_types: 
         loaded = write_window(conn, result, window.start, window.end, timezone_name=settings.timezone, roll_up_types=roll_up_types, as_of=None, scope=scope, record=record)
     figures.update(rows_written=loaded.rows_written, items=loaded.items, seconds=round(time.perf_counter() - started, 3))
     return figures
+
+
+# The task wraps a function this module names, so that Dask workers unpickle it by importing this
+# module: under its own name the module holds the Task, so cloudpickle would ship the function by
+# value, with the module globals it reads. No task timeout: chunks run in worker threads, which
+# Prefect cannot interrupt; the database's statement_timeout bounds every statement instead.
+backfill_chunk = task(name="backfill_chunk", retries=2, retry_delay_seconds=[10, 60], cache_policy=NO_CACHE, task_run_name=_chunk_run_name)(recompute_chunk)
 
 
 @task(retries=2, retry_delay_seconds=[10, 60], timeout_seconds=3600, cache_policy=NO_CACHE)
@@ -170,6 +183,41 @@ def default_task_runner():
         # and refuses them there, in one line that says what to fix.
         workers = Settings().backfill_workers
     return ThreadPoolTaskRunner(max_workers=workers)
+
+
+def dask_task_runner(address: str | None, workers: int | None, api_url: str):
+    """Chunks on the Dask scheduler at `address`, or on `workers` local processes given our Prefect API and settings."""
+    from prefect_dask import DaskTaskRunner
+
+    if address:
+        return DaskTaskRunner(address=address)
+    env = {name: value for name, value in os.environ.items() if name == "DATABASE_URL" or name.startswith("ANALYTICS_")}
+    env["PREFECT_API_URL"] = api_url
+    cluster = {"n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": ":0", "env": env}
+    return DaskTaskRunner(cluster_kwargs=cluster)
+
+
+def find_dask_problem(api_url: str | None, address: str | None) -> str | None:
+    """What stops Dask workers from running chunks (and how to fix it), or None."""
+    from distributed import Client
+
+    if not api_url:
+        # Each worker process would start a temporary Prefect server of its own, and the chunks'
+        # task runs would land there instead of in this flow run.
+        return (
+            "Dask workers report to this command's Prefect server, and PREFECT_API_URL is not set; "
+            "start one with `uv run prefect server start` and set PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
+    if not address:
+        return None
+    try:
+        with Client(address, timeout=15, set_as_default=False) as client:
+            workers = len(client.scheduler_info()["workers"])
+    except (OSError, TimeoutError, ValueError) as exc:
+        return f"no Dask scheduler answers at {address} ({exc}); start one with `uv run dask scheduler`, or fix --dask-address / ANALYTICS_DASK_ADDRESS"
+    if workers == 0:
+        return f"the Dask scheduler at {address} has no workers; start some with `uv run dask worker {address}`"
+    return None
 
 
 def _backfill_run_name() -> str:
@@ -245,8 +293,7 @@ def format_backfill_report(title: str, figures: dict, chunk_figures: Sequence[di
     return "\n".join(lines) + "\n"
 
 
-@flow(name="backfill", flow_run_name=_backfill_run_name, task_runner=default_task_runner())
-def backfill(
+def run_backfill(
     start: date,
     end: date,
     period_types: list[str] = list(BACKFILL_PERIODS),  # noqa: B006 - Prefect shows the default in the run form
@@ -327,3 +374,16 @@ def backfill(
         start, end, f"{report['chunks']:,}", f"{report['chunks_resumed']:,}", describe_chunk(report), f"{report['items_touched']:,}", report["seconds"],
     )
     return report
+
+
+# Dask ships the flow to its workers in the flow run's context: wrapping a function this module
+# names keeps that by reference (see backfill_chunk), rather than by value with the module's
+# globals, among them the progress listeners that hold the terminal's progress bar and its RLock.
+backfill = flow(name="backfill", flow_run_name=_backfill_run_name, task_runner=default_task_runner())(run_backfill)
+
+if __name__ != "flows.backfill":
+    # Loaded from its file (the deployment's entrypoint flows/backfill.py:backfill) under a module
+    # name that Dask workers cannot import: hand out the package module's flow instead.
+    from flows import backfill as _package_module
+
+    backfill = _package_module.backfill

@@ -229,14 +229,16 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
     flow_to_run = backfill
     if args.dask_address or args.dask_workers:
-        from prefect_dask import DaskTaskRunner
+        from prefect.settings import PREFECT_API_URL
 
-        runner = (
-            DaskTaskRunner(address=args.dask_address)
-            if args.dask_address
-            else DaskTaskRunner(cluster_kwargs={"n_workers": args.dask_workers, "threads_per_worker": 1, "processes": True})
-        )
-        flow_to_run = backfill.with_options(task_runner=runner)
+        from flows.backfill import dask_task_runner, find_dask_problem
+
+        api_url = PREFECT_API_URL.value()
+        problem = find_dask_problem(api_url, args.dask_address)
+        if problem:
+            print(f"analytics backfill: {problem}", file=sys.stderr)
+            return EXIT_FAILED
+        flow_to_run = backfill.with_options(task_runner=dask_task_runner(args.dask_address, args.dask_workers, api_url))
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -247,12 +249,22 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             bar.update(task_id, completed=done, total=total)
 
         remove = add_progress_listener(advance)
+        failure = None
         try:
             report = flow_to_run(
                 start=args.start, end=args.end, period_types=periods, event_ids=items, chunk_days=chunk_days, restart=args.restart, rebuild_all_time=args.rebuild_all_time
             )
+        except Exception as exc:
+            if flow_to_run is backfill:
+                raise
+            failure = exc
         finally:
             remove()
+    if failure is not None:
+        # A lost worker or scheduler: every chunk written was recorded as done, so the same command resumes.
+        reason = (str(failure).splitlines() or [""])[0][:300]
+        print(f"analytics backfill: failed on the Dask cluster ({type(failure).__name__}: {reason}); the chunks written are kept: run the same command again to resume", file=sys.stderr)
+        return EXIT_FAILED
     written = ", ".join(f"{k} {v:,}" for k, v in report["rows_written"].items())
     rejected = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in report["rows_rejected"].items() if v) or "none"
     print(

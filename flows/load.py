@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -47,6 +48,8 @@ class LoadReport:
     rows_written: dict[str, int] = field(default_factory=dict)
     rows_deleted: dict[str, int] = field(default_factory=dict)
     items: list[str] = field(default_factory=list)
+    # Time spent queueing for the analytics write lock, apart from writing (bench/README.md).
+    lock_wait_seconds: float = 0.0
 
 
 def copy_frame(conn: psycopg.Connection, table: str, frame: pl.DataFrame) -> None:
@@ -241,16 +244,19 @@ def refresh_summaries(conn: psycopg.Connection, items: list[str], as_of: datetim
 
 
 @contextmanager
-def analytics_transaction(conn: psycopg.Connection) -> Iterator[None]:
+def analytics_transaction(conn: psycopg.Connection) -> Iterator[float]:
     """One transaction that holds the analytics write lock, reads times in UTC and has the staging tables;
     the rows written in it are checked against the invariants before it commits (flows/guards.py),
-    and the items it touched are dropped from every cache before it returns (flows/invalidation.py)."""
+    and the items it touched are dropped from every cache before it returns (flows/invalidation.py).
+    Yields the seconds spent waiting for the lock."""
     with invalidating_transaction(conn):
+        asked = time.perf_counter()
         conn.execute(load_sql("lock_analytics_writes"), {"lock_key": WRITE_LOCK_KEY})
+        waited = time.perf_counter() - asked
         conn.execute("set local timezone = 'UTC'")
         conn.execute(load_sql("create_staging_tables"))
         with guarded_writes(conn):
-            yield
+            yield waited
 
 
 def write_window(
@@ -271,7 +277,7 @@ def write_window(
     backfill records the chunk as done there, so that done means written).
     """
     report = LoadReport()
-    with analytics_transaction(conn):
+    with analytics_transaction(conn) as report.lock_wait_seconds:
         result = only_items(result, scope)
         items = replace_hours(conn, result, start, end, timezone_name, report, scope)
         hours_in_window = pl.datetime_range(start, end, "1h", closed="left", eager=True, time_zone="UTC")
