@@ -282,7 +282,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         items = parse_event_ids(args.event, "check") if args.event else None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    check_database(_settings())
+    settings = _settings()
+    check_database(settings)
+    ensure_orchestrator(settings)
     from flows.check import check
     from transforms.consistency import format_drift_line
 
