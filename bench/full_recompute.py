@@ -25,7 +25,10 @@ NEEDED_COLUMNS = """event_id, event_type, user_id, session_id, referrer, user_ag
 
 
 def floor_extract(url: str) -> None:
-    with psycopg.connect(url) as conn, conn.cursor().copy(f"copy (select {NEEDED_COLUMNS} from event_analytics_events) to stdout (format binary)") as copy:
+    with (
+        psycopg.connect(url) as conn,
+        conn.cursor().copy(f"copy (select {NEEDED_COLUMNS} from event_analytics_events) to stdout (format binary)") as copy,
+    ):
         for _ in copy:
             pass
 

@@ -40,7 +40,9 @@ def time_hourly(days: int, rows_per_day: int, repeats: int, settings) -> tuple[f
             stages = run_window(url, settings, window, ["day"], as_of)
             runs.append((time.perf_counter() - started, stages))
     median = statistics.median(seconds for seconds, _ in runs)
-    print(f"  {days:>4} days, {days * rows_per_day:>9,} rows (history computed in {setup:.1f} s): hourly run median {median:.2f} s, last {runs[-1][1]}")
+    print(
+        f"  {days:>4} days, {days * rows_per_day:>9,} rows (history computed in {setup:.1f} s): hourly run median {median:.2f} s, last {runs[-1][1]}"
+    )
     return median, runs[-1][1]
 
 

@@ -182,13 +182,11 @@ _HUMAN_AGENTS: tuple[tuple[str, float], ...] = (
     ),
     # Phones, Android
     (
-        "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 "
-        "Mobile Safari/537.36",
+        "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile Safari/537.36",
         11.0,
     ),
     (
-        "Mozilla/5.0 (Linux; Android 14; SM-S921B) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/125.0.6422.165 Mobile Safari/537.36",
+        "Mozilla/5.0 (Linux; Android 14; SM-S921B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/125.0.6422.165 Mobile Safari/537.36",
         4.0,
     ),
     (
@@ -197,20 +195,17 @@ _HUMAN_AGENTS: tuple[tuple[str, float], ...] = (
         4.0,
     ),
     (
-        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/126.0.6478.71 Mobile Safari/537.36",
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.6478.71 Mobile Safari/537.36",
         2.5,
     ),
     ("Mozilla/5.0 (Android 14; Mobile; rv:127.0) Gecko/127.0 Firefox/127.0", 1.0),
     # Tablets
     (
-        "Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-        "Version/17.5 Mobile/15E148 Safari/604.1",
+        "Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
         3.0,
     ),
     (
-        "Mozilla/5.0 (Linux; Android 13; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/125.0.0.0 Safari/537.36",
+        "Mozilla/5.0 (Linux; Android 13; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/125.0.0.0 Safari/537.36",
         1.5,
     ),
     (
@@ -220,36 +215,30 @@ _HUMAN_AGENTS: tuple[tuple[str, float], ...] = (
     ),
     # Desktops
     (
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/126.0.0.0 Safari/537.36",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
         10.0,
     ),
     (
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/126.0.0.0 Safari/537.36 Edg/126.0.2592.87",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36 Edg/126.0.2592.87",
         4.0,
     ),
     ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0", 2.0),
     (
-        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-        "Version/17.5 Safari/605.1.15",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15",
         5.0,
     ),
     (
-        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/126.0.0.0 Safari/537.36",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
         4.0,
     ),
     ("Mozilla/5.0 (Macintosh; Intel Mac OS X 14.5; rv:128.0) Gecko/20100101 Firefox/128.0", 0.8),
     (
-        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 "
-        "Safari/537.36",
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
         1.0,
     ),
     ("Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0", 0.7),
     (
-        "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/126.0.0.0 Safari/537.36",
+        "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
         1.0,
     ),
     # In-app browsers
@@ -299,8 +288,7 @@ _BOT_AGENTS: tuple[tuple[str, float], ...] = (
     ("WhatsApp/2.23.20.0", 10.0),
     ("Twitterbot/1.0", 5.0),
     (
-        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/126.0.0.0 "
-        "Safari/537.36",
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/126.0.0.0 Safari/537.36",
         10.0,
     ),
     ("curl/8.5.0", 5.0),
@@ -410,9 +398,7 @@ def generate_items(count: int, seed: int, *, around: datetime = DEFAULT_ITEMS_AN
     kinds = rng.choice(len(_ITEM_KINDS), size=count, p=_ITEM_KIND_P)
     statuses = rng.choice(len(_ITEM_STATUSES), size=count, p=_ITEM_STATUS_P)
     day_offsets = rng.integers(-30, 150, size=count)
-    start_minutes = rng.choice(
-        [17 * 60, 18 * 60, 19 * 60, 19 * 60 + 30, 20 * 60, 20 * 60 + 30, 21 * 60], size=count
-    )
+    start_minutes = rng.choice([17 * 60, 18 * 60, 19 * 60, 19 * 60 + 30, 20 * 60, 20 * 60 + 30, 21 * 60], size=count)
     # Titles are few (one per item): a comprehension over small lists of draws is enough.
     picks = rng.integers(0, 1 << 30, size=(count, 7))
     titles = [_compose_title(_ITEM_KINDS[kind], row) for kind, row in zip(kinds, picks.tolist(), strict=True)]
@@ -613,9 +599,7 @@ def _draw_span(
         referrer=pl.when(pl.col("segment") > 0)
         .then(pl.lit(ITEM_URL_PREFIX) + pl.col("previous_event_id"))
         .otherwise(pl.col("visit_referrer")),
-        page_url=pl.when((pl.col("segment") == 0) & pl.col("utm").is_not_null())
-        .then(item_url + pl.col("utm"))
-        .otherwise(item_url),
+        page_url=pl.when((pl.col("segment") == 0) & pl.col("utm").is_not_null()).then(item_url + pl.col("utm")).otherwise(item_url),
         metadata=pl.lit("{")
         + pl.concat_str(
             [
@@ -657,9 +641,7 @@ def generate_sample(
     return {"items": written_items, "raw_events": written_rows}
 
 
-def _copy_frame(
-    conn: psycopg.Connection, table: str, frame: pl.DataFrame, chunk_rows: int = COPY_CHUNK_ROWS
-) -> int:
+def _copy_frame(conn: psycopg.Connection, table: str, frame: pl.DataFrame, chunk_rows: int = COPY_CHUNK_ROWS) -> int:
     """Stream a frame into a table as CSV chunks through one COPY."""
     # NULL is an unquoted empty field; every non-null string is quoted, so '' survives as ''.
     statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, NULL '')").format(
@@ -668,9 +650,7 @@ def _copy_frame(
     with conn.cursor() as cursor, cursor.copy(statement) as copy:
         for offset in range(0, frame.height, chunk_rows):
             buffer = io.BytesIO()
-            frame.slice(offset, chunk_rows).write_csv(
-                buffer, include_header=False, null_value="", quote_style="non_numeric"
-            )
+            frame.slice(offset, chunk_rows).write_csv(buffer, include_header=False, null_value="", quote_style="non_numeric")
             copy.write(buffer.getbuffer())
     return frame.height
 
@@ -745,9 +725,7 @@ def _draw_visit_lengths(rng: np.random.Generator, rows: int) -> np.ndarray:
     mean = float(_VISIT_LENGTHS @ _VISIT_LENGTH_P)
     lengths = rng.choice(_VISIT_LENGTHS, size=int(rows / mean * 1.05) + 16, p=_VISIT_LENGTH_P)
     while lengths.sum() < rows:
-        lengths = np.concatenate(
-            [lengths, rng.choice(_VISIT_LENGTHS, size=rows // 8 + 16, p=_VISIT_LENGTH_P)]
-        )
+        lengths = np.concatenate([lengths, rng.choice(_VISIT_LENGTHS, size=rows // 8 + 16, p=_VISIT_LENGTH_P)])
     last = int(np.searchsorted(np.cumsum(lengths), rows))
     lengths = lengths[: last + 1].astype(np.int64)
     lengths[-1] -= int(lengths.sum()) - rows
@@ -766,17 +744,13 @@ def _draw_visitor_pool(rng: np.random.Generator, size: int, visits: int | None) 
     session_ids = rng.integers(0, 256, size=(size, 16), dtype=np.uint8)
 
     human_agents = rng.choice(len(_HUMAN_AGENTS), size=size, p=_normalised([w for _, w in _HUMAN_AGENTS]))
-    bot_agents = len(_HUMAN_AGENTS) + rng.choice(
-        len(_BOT_AGENTS), size=size, p=_normalised([w for _, w in _BOT_AGENTS])
-    )
+    bot_agents = len(_HUMAN_AGENTS) + rng.choice(len(_BOT_AGENTS), size=size, p=_normalised([w for _, w in _BOT_AGENTS]))
     agent_draw = rng.random(size)
     null_agent = len(_HUMAN_AGENTS) + len(_BOT_AGENTS)
     agent = np.where(kind == _BOT, bot_agents, human_agents)
     agent = np.where((kind != _BOT) & (agent_draw < _NULL_AGENT_SHARE), null_agent, agent)
     agent = np.where(
-        (kind != _BOT)
-        & (agent_draw >= _NULL_AGENT_SHARE)
-        & (agent_draw < _NULL_AGENT_SHARE + _EMPTY_AGENT_SHARE),
+        (kind != _BOT) & (agent_draw >= _NULL_AGENT_SHARE) & (agent_draw < _NULL_AGENT_SHARE + _EMPTY_AGENT_SHARE),
         null_agent + 1,
         agent,
     )
@@ -860,10 +834,7 @@ def _item_weights(rng: np.random.Generator, items: pl.DataFrame) -> np.ndarray:
     weights = 1.0 / rank**_ITEM_ZIPF_EXPONENT
     if "status" in items.columns:
         status = items.get_column("status").cast(pl.String).fill_null("approved")
-        weights = (
-            weights
-            * status.replace_strict(_ITEM_STATUS_WEIGHT, default=1.0, return_dtype=pl.Float64).to_numpy()
-        )
+        weights = weights * status.replace_strict(_ITEM_STATUS_WEIGHT, default=1.0, return_dtype=pl.Float64).to_numpy()
     return weights / weights.sum()
 
 
@@ -918,9 +889,7 @@ def _flat_utm_values() -> list[str]:
     return values + list(_OTHER_UTM[1])
 
 
-def _draw_referrers(
-    rng: np.random.Generator, visits: int, kind_of_visit: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def _draw_referrers(rng: np.random.Generator, visits: int, kind_of_visit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per visit, the landing referrer (position in the flat list) and campaign (position, -1 for none)."""
     categories = [category for category, _, _ in _REFERRERS]
     counts = np.array([len(urls) for _, _, urls in _REFERRERS])
@@ -965,9 +934,7 @@ def _spoil_rows(rng: np.random.Generator, frame: pl.DataFrame, counts: list[int]
         mask[chosen[start : start + count]] = True
         masks.append(pl.Series(mask))
         start += count
-    unknown = pl.Series(_UNKNOWN_TYPES, dtype=pl.String).gather(
-        rng.integers(0, len(_UNKNOWN_TYPES), size=rows)
-    )
+    unknown = pl.Series(_UNKNOWN_TYPES, dtype=pl.String).gather(rng.integers(0, len(_UNKNOWN_TYPES), size=rows))
     return frame.with_columns(
         event_type=pl.when(pl.lit(masks[0])).then(pl.lit(unknown)).otherwise(pl.col("event_type")),
         event_id=pl.when(pl.lit(masks[1])).then(None).otherwise(pl.col("event_id")),

@@ -214,7 +214,9 @@ def check_archive(archive_root: Path) -> list[str]:
         if manifest is None:
             problems += [f"{path} is not verified: its folder has no {MANIFEST_NAME}" for path in on_disk]
             continue
-        problems += [f"{path} is not in the manifest (a copy, or a write that did not finish)" for path in on_disk if path.name not in manifest]
+        problems += [
+            f"{path} is not in the manifest (a copy, or a write that did not finish)" for path in on_disk if path.name not in manifest
+        ]
         for name, record in sorted(manifest.items()):
             problem = _part_problem(directory / name, record)
             if problem:
@@ -269,7 +271,9 @@ def _write_manifest(directory: Path, parts: dict[str, PartRecord]) -> None:
         os.replace(temporary, path)
     except OSError as exc:
         temporary.unlink(missing_ok=True)
-        raise ArchiveError(f"cannot write archive manifest {path} ({exc.strerror or exc}); free space or fix permissions, then rerun") from None
+        raise ArchiveError(
+            f"cannot write archive manifest {path} ({exc.strerror or exc}); free space or fix permissions, then rerun"
+        ) from None
     _fsync_dir(directory)
 
 

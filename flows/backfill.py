@@ -102,10 +102,15 @@ def open_backfill(url: str, settings: Settings, parameters: dict, restart: bool)
     with connect(url, settings) as conn, conn.transaction():
         row = None if restart else conn.execute(load_sql("find_unfinished_backfill"), {"key": key}).fetchone()
         if row is None:
-            backfill_id = conn.execute(load_sql("start_backfill"), {"key": key, "parameters": json.dumps(parameters, default=str)}).fetchone()[0]
+            backfill_id = conn.execute(
+                load_sql("start_backfill"), {"key": key, "parameters": json.dumps(parameters, default=str)}
+            ).fetchone()[0]
             return backfill_id, {}
         backfill_id = row[0]
-        done = {chunk_start.isoformat(): figures for chunk_start, figures in conn.execute(load_sql("read_completed_chunks"), {"backfill_id": backfill_id})}
+        done = {
+            chunk_start.isoformat(): figures
+            for chunk_start, figures in conn.execute(load_sql("read_completed_chunks"), {"backfill_id": backfill_id})
+        }
         return backfill_id, done
 
 
@@ -113,7 +118,9 @@ def _chunk_run_name() -> str:
     return f"chunk {task_run.parameters['window'].days_label()}"
 
 
-def recompute_chunk(url: str, settings: Settings, window: Window, roll_up_types: list[str], scope: list[str] | None, backfill_id: str) -> dict:
+def recompute_chunk(
+    url: str, settings: Settings, window: Window, roll_up_types: list[str], scope: list[str] | None, backfill_id: str
+) -> dict:
     """Recompute one chunk of local days and record it as done, with where its time went, in the same transaction."""
     from flows.runs import VISIT_CONTEXT, metric_config
 
@@ -144,7 +151,17 @@ def recompute_chunk(url: str, settings: Settings, window: Window, roll_up_types:
         )
 
     with connect(url, settings) as conn:
-        loaded = write_window(conn, result, window.start, window.end, timezone_name=settings.timezone, roll_up_types=roll_up_types, as_of=None, scope=scope, record=record)
+        loaded = write_window(
+            conn,
+            result,
+            window.start,
+            window.end,
+            timezone_name=settings.timezone,
+            roll_up_types=roll_up_types,
+            as_of=None,
+            scope=scope,
+            record=record,
+        )
     figures.update(rows_written=loaded.rows_written, items=loaded.items, seconds=round(time.perf_counter() - started, 3))
     return figures
 
@@ -153,12 +170,22 @@ def recompute_chunk(url: str, settings: Settings, window: Window, roll_up_types:
 # module: under its own name the module holds the Task, so cloudpickle would ship the function by
 # value, with the module globals it reads. No task timeout: chunks run in worker threads, which
 # Prefect cannot interrupt; the database's statement_timeout bounds every statement instead.
-backfill_chunk = task(name="backfill_chunk", retries=2, retry_delay_seconds=[10, 60], cache_policy=NO_CACHE, task_run_name=_chunk_run_name)(recompute_chunk)
+backfill_chunk = task(name="backfill_chunk", retries=2, retry_delay_seconds=[10, 60], cache_policy=NO_CACHE, task_run_name=_chunk_run_name)(
+    recompute_chunk
+)
 
 
 @task(retries=2, retry_delay_seconds=[10, 60], timeout_seconds=3600, cache_policy=NO_CACHE)
 def finish_backfill(
-    url: str, settings: Settings, start: date, end: date, items: list[str], period_types: list[str], as_of: datetime, backfill_id: str, rebuild: bool
+    url: str,
+    settings: Settings,
+    start: date,
+    end: date,
+    items: list[str],
+    period_types: list[str],
+    as_of: datetime,
+    backfill_id: str,
+    rebuild: bool,
 ) -> dict:
     """Weeks and months containing the range, whole; summaries of touched items; mark the backfill done."""
     report = finish_range(url, settings, start, end, items, period_types, as_of, rebuild=rebuild)
@@ -325,17 +352,30 @@ def run_backfill(
     periods, items = validate_backfill(start, end, period_types, event_ids, today, settings.timezone, cli=False)
     check_chunk_days(chunk_days)
     url, _ = prepare_database(settings)
-    parameters = {"start": start, "end": end, "period_types": sorted(periods), "event_ids": items, "chunk_days": chunk_days, "timezone": settings.timezone}
+    parameters = {
+        "start": start,
+        "end": end,
+        "period_types": sorted(periods),
+        "event_ids": items,
+        "chunk_days": chunk_days,
+        "timezone": settings.timezone,
+    }
     # All-time state changed by hand would stay wrong under deltas: recomputed from nothing, or refused.
     hand_edited = guard_all_time_state(url, settings, start, end, items)
     if hand_edited:
-        logger.warning("%d items' all-time state disagreed with their hours and visitor state; recomputing them from nothing", len(hand_edited))
+        logger.warning(
+            "%d items' all-time state disagreed with their hours and visitor state; recomputing them from nothing", len(hand_edited)
+        )
     backfill_id, done = open_backfill(url, settings, parameters, restart)
     chunks = list(day_chunks(start, end, chunk_days, settings.timezone))
     pending = [chunk for chunk in chunks if chunk.start.isoformat() not in done]
-    logger.info("backfill %s → %s: %d chunks of %d day(s), %d already done", start, end, len(chunks), chunk_days, len(chunks) - len(pending))
+    logger.info(
+        "backfill %s → %s: %d chunks of %d day(s), %d already done", start, end, len(chunks), chunk_days, len(chunks) - len(pending)
+    )
 
-    progress_id = create_progress_artifact(progress=100.0 * (len(chunks) - len(pending)) / len(chunks), key="backfill-progress", description=f"backfill {start} → {end}")
+    progress_id = create_progress_artifact(
+        progress=100.0 * (len(chunks) - len(pending)) / len(chunks), key="backfill-progress", description=f"backfill {start} → {end}"
+    )
     results: list[dict] = list(done.values())
     # Weeks and months are summed from days, so asking for either recomputes the days too.
     roll_up_types = ["day"] if {"day", "week", "month"} & set(periods) else []
@@ -368,10 +408,20 @@ def run_backfill(
         "rows_written": dict(written),
         "seconds": time.perf_counter() - started,
     }
-    create_markdown_artifact(markdown=format_backfill_report(f"backfill {start} → {end}", report, results), key="backfill-report", description=f"backfill {start} → {end}")
+    create_markdown_artifact(
+        markdown=format_backfill_report(f"backfill {start} → {end}", report, results),
+        key="backfill-report",
+        description=f"backfill {start} → {end}",
+    )
     logger.info(
         "backfill %s → %s done: %s chunks (%s resumed), %s; items %s; %.1f s",
-        start, end, f"{report['chunks']:,}", f"{report['chunks_resumed']:,}", describe_chunk(report), f"{report['items_touched']:,}", report["seconds"],
+        start,
+        end,
+        f"{report['chunks']:,}",
+        f"{report['chunks_resumed']:,}",
+        describe_chunk(report),
+        f"{report['items_touched']:,}",
+        report["seconds"],
     )
     return report
 

@@ -52,7 +52,9 @@ def lookback_hours(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of hours") from None
     if not 0 <= value <= MAX_LOOKBACK_HOURS:
-        raise argparse.ArgumentTypeError(f"{value} is outside 0..{MAX_LOOKBACK_HOURS} hours; pass 0 to {MAX_LOOKBACK_HOURS} (a longer repair is a backfill)")
+        raise argparse.ArgumentTypeError(
+            f"{value} is outside 0..{MAX_LOOKBACK_HOURS} hours; pass 0 to {MAX_LOOKBACK_HOURS} (a longer repair is a backfill)"
+        )
     return value
 
 
@@ -119,7 +121,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
             f"generate: the sample data of seed {args.seed} is already in the database, so nothing was written; "
             f"pass another --seed (e.g. --seed {args.seed + 1}) to add more"
         )
-    print(f"wrote {written['items']} items and {written['raw_events']:,} raw rows ({args.days} days up to {end:%Y-%m-%d %H:%M} UTC, seed {args.seed})")
+    print(
+        f"wrote {written['items']} items and {written['raw_events']:,} raw rows ({args.days} days up to {end:%Y-%m-%d %H:%M} UTC, seed {args.seed})"
+    )
     return 0
 
 
@@ -154,7 +158,9 @@ def ensure_orchestrator(settings) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     if args.flow == "daily" and args.lookback_hours is not None:
-        raise UsageError("run daily: --lookback-hours is for the hourly run only (the daily run recomputes the whole previous day); leave it out")
+        raise UsageError(
+            "run daily: --lookback-hours is for the hourly run only (the daily run recomputes the whole previous day); leave it out"
+        )
     if args.as_of is not None:
         check_as_of(args.as_of, datetime.now(UTC), f"run {args.flow}", "--as-of")
     settings = _settings()
@@ -223,7 +229,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         )
         return 0
     days = (args.end - args.start).days
-    print(f"backfill {args.start} → {args.end} ({settings.timezone}): {days:,} days in {-(-days // chunk_days):,} chunks of {chunk_days} day(s)")
+    print(
+        f"backfill {args.start} → {args.end} ({settings.timezone}): {days:,} days in {-(-days // chunk_days):,} chunks of {chunk_days} day(s)"
+    )
     ensure_orchestrator(settings)
     from flows.backfill import add_progress_listener, backfill
 
@@ -242,7 +250,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    with Progress(TextColumn("backfill"), BarColumn(), MofNCompleteColumn(), TextColumn("chunks"), TimeElapsedColumn(), TimeRemainingColumn()) as bar:
+    with Progress(
+        TextColumn("backfill"), BarColumn(), MofNCompleteColumn(), TextColumn("chunks"), TimeElapsedColumn(), TimeRemainingColumn()
+    ) as bar:
         task_id = bar.add_task("chunks", total=None)
 
         def advance(done: int, total: int, figures: dict) -> None:
@@ -252,7 +262,13 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         failure = None
         try:
             report = flow_to_run(
-                start=args.start, end=args.end, period_types=periods, event_ids=items, chunk_days=chunk_days, restart=args.restart, rebuild_all_time=args.rebuild_all_time
+                start=args.start,
+                end=args.end,
+                period_types=periods,
+                event_ids=items,
+                chunk_days=chunk_days,
+                restart=args.restart,
+                rebuild_all_time=args.rebuild_all_time,
             )
         except Exception as exc:
             if flow_to_run is backfill:
@@ -263,7 +279,10 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     if failure is not None:
         # A lost worker or scheduler: every chunk written was recorded as done, so the same command resumes.
         reason = (str(failure).splitlines() or [""])[0][:300]
-        print(f"analytics backfill: failed on the Dask cluster ({type(failure).__name__}: {reason}); the chunks written are kept: run the same command again to resume", file=sys.stderr)
+        print(
+            f"analytics backfill: failed on the Dask cluster ({type(failure).__name__}: {reason}); the chunks written are kept: run the same command again to resume",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     written = ", ".join(f"{k} {v:,}" for k, v in report["rows_written"].items())
     rejected = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in report["rows_rejected"].items() if v) or "none"
@@ -295,12 +314,16 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"check: hour rows need their raw rows again: {command}")
     if figures["stale_rows"]:
         by_type = ", ".join(f"{kind} {n:,}" for kind, n in figures["stale_by_type"].items())
-        print(f"check: stale: {figures['stale_rows']:,} rows computed under other definitions ({by_type}); run `analytics backfill --stale` to recompute them")
+        print(
+            f"check: stale: {figures['stale_rows']:,} rows computed under other definitions ({by_type}); run `analytics backfill --stale` to recompute them"
+        )
     if not figures["found"]:
         print(f"check: no drift in {figures['items_checked']:,} items")
         return 0
     if not args.repair:
-        print(f"check: drift in {len(figures['found'])} kinds; run `analytics check --repair` to recompute the drifted items from their hour rows and visitor state")
+        print(
+            f"check: drift in {len(figures['found'])} kinds; run `analytics check --repair` to recompute the drifted items from their hour rows and visitor state"
+        )
         return EXIT_FAILED
     if figures["remaining"]:
         print(f"check: {len(figures['remaining'])} kinds still drift after the repair; run the backfills above")
@@ -459,7 +482,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backfill.add_argument("--start", type=parse_date, default=None, help="first local day, e.g. 2026-09-01")
     backfill.add_argument("--end", type=parse_date, default=None, help="local day after the last one (exclusive), e.g. 2026-10-01")
-    backfill.add_argument("--stale", action="store_true", help="recompute the items and days whose rows were computed under other definitions")
+    backfill.add_argument(
+        "--stale", action="store_true", help="recompute the items and days whose rows were computed under other definitions"
+    )
     backfill.add_argument("--period", default="hour,day,week,month", help="comma-separated period types (default hour,day,week,month)")
     backfill.add_argument("--event", nargs="+", metavar="UUID", default=None, help="only these items (default: all)")
     backfill.add_argument("--chunk", default="1d", help="days per chunk, e.g. 1d or 7d (default 1d)")
@@ -469,8 +494,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="recompute the touched items' all-time rows from all their hour rows (repairs all-time state changed by hand; slower)",
     )
-    backfill.add_argument("--dask-address", default=os.environ.get("ANALYTICS_DASK_ADDRESS"), help="run chunks on this Dask scheduler (default: ANALYTICS_DASK_ADDRESS)")
-    backfill.add_argument("--dask-workers", type=positive_int, default=None, help="run chunks on a local Dask cluster of this many processes")
+    backfill.add_argument(
+        "--dask-address",
+        default=os.environ.get("ANALYTICS_DASK_ADDRESS"),
+        help="run chunks on this Dask scheduler (default: ANALYTICS_DASK_ADDRESS)",
+    )
+    backfill.add_argument(
+        "--dask-workers", type=positive_int, default=None, help="run chunks on a local Dask cluster of this many processes"
+    )
     backfill.set_defaults(handler=cmd_backfill)
 
     retention = commands.add_parser(
@@ -486,7 +517,9 @@ def build_parser() -> argparse.ArgumentParser:
     retention.add_argument("--as-of", type=parse_instant, default=None, help="the instant to run for (default: now), ISO 8601")
     retention.set_defaults(handler=cmd_retention)
 
-    archive = commands.add_parser("archive", help="the Parquet archive of purged raw rows").add_subparsers(dest="archive_command", required=True, parser_class=_Parser)
+    archive = commands.add_parser("archive", help="the Parquet archive of purged raw rows").add_subparsers(
+        dest="archive_command", required=True, parser_class=_Parser
+    )
     query = archive.add_parser("query", help="run DuckDB SQL over the archive (a view named raw_events) and print a table")
     query.add_argument("sql", help='e.g. "select month, count(*) from raw_events group by 1 order by 1"')
     query.add_argument("--limit", type=positive_int, default=1_000, help="rows printed at most (default 1000); no more are read")
@@ -514,7 +547,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a flow once, now")
     run.add_argument("flow", choices=["hourly", "daily"], help="hourly: last closed hour plus lookback; daily: previous local day")
     run.add_argument("--as-of", type=parse_instant, default=None, help="the instant to run for (default: now), ISO 8601")
-    run.add_argument("--lookback-hours", type=lookback_hours, default=None, help=f"hourly only: extra hours recomputed, 0..{MAX_LOOKBACK_HOURS} (default: setting, 3)")
+    run.add_argument(
+        "--lookback-hours",
+        type=lookback_hours,
+        default=None,
+        help=f"hourly only: extra hours recomputed, 0..{MAX_LOOKBACK_HOURS} (default: setting, 3)",
+    )
     run.set_defaults(handler=cmd_run)
     return parser
 

@@ -51,7 +51,11 @@ def start_embedded_server(settings: Settings) -> str:
 
 def tune_embedded_server(conn: psycopg.Connection) -> None:
     """Apply EMBEDDED_SERVER_SETTINGS once (ALTER SYSTEM persists them in the data folder)."""
-    current = dict(conn.execute("select name, setting || coalesce(unit, '') from pg_settings where name = any(%s)", (list(EMBEDDED_SERVER_SETTINGS),)).fetchall())
+    current = dict(
+        conn.execute(
+            "select name, setting || coalesce(unit, '') from pg_settings where name = any(%s)", (list(EMBEDDED_SERVER_SETTINGS),)
+        ).fetchall()
+    )
     wanted = {name: value for name, value in EMBEDDED_SERVER_SETTINGS.items() if current.get(name) != value}
     if not wanted:
         return
@@ -169,6 +173,4 @@ def require_migrated(conn: psycopg.Connection) -> None:
     """Raise with the fix when the schema is older than this code."""
     have, need = current_schema_version(conn), latest_schema_version()
     if have < need:
-        raise DatabaseError(
-            f"the database schema is at version {have}, this code needs {need}; run `analytics db migrate`"
-        )
+        raise DatabaseError(f"the database schema is at version {have}, this code needs {need}; run `analytics db migrate`")

@@ -29,7 +29,9 @@ def run_demo(rows: int, days: int, seed: int) -> int:
     started = time.perf_counter()
     settings = load_settings()
     url = resolve_database_url(settings)
-    console.print(f"[bold]database[/bold] {mask_url(url)}" + ("" if settings.database_url else f"  (embedded, data in {settings.embedded_data_dir})"))
+    console.print(
+        f"[bold]database[/bold] {mask_url(url)}" + ("" if settings.database_url else f"  (embedded, data in {settings.embedded_data_dir})")
+    )
     now = datetime.now(UTC)
     end = local_hour_start(now, settings.timezone)
     with connect(url, settings, autocommit=True) as conn:
@@ -41,7 +43,9 @@ def run_demo(rows: int, days: int, seed: int) -> int:
     else:
         with connect(url, settings) as conn, conn.transaction():
             written = generate_sample(conn, rows=rows, days=days, seed=seed, end=end)
-        console.print(f"[bold]sample data[/bold] {written['raw_events']:,} raw rows over {days} days for {written['items']} items (seed {seed})")
+        console.print(
+            f"[bold]sample data[/bold] {written['raw_events']:,} raw rows over {days} days for {written['items']} items (seed {seed})"
+        )
 
     from flows.runs import daily, hourly
 
@@ -70,7 +74,9 @@ def run_demo(rows: int, days: int, seed: int) -> int:
         hours_today = int((end - today_start).total_seconds() // 3600)
         figures = hourly(as_of=now, lookback_hours=max(hours_today - 1, 0))
     rejected = ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in figures["rows_rejected"].items() if n) or "none"
-    console.print(f"[bold]flows[/bold] daily × {len(pending)}, hourly × 1 (last window: {figures['rows_read']:,} rows read, {rejected} rejected, {figures['bot_rows']:,} bot rows left out)")
+    console.print(
+        f"[bold]flows[/bold] daily × {len(pending)}, hourly × 1 (last window: {figures['rows_read']:,} rows read, {rejected} rejected, {figures['bot_rows']:,} bot rows left out)"
+    )
 
     with connect(url, settings) as conn:
         top = conn.execute(TOP_ITEMS_QUERY).fetchall()
@@ -78,7 +84,13 @@ def run_demo(rows: int, days: int, seed: int) -> int:
         periods = conn.execute("select period_type, count(*) from event_analytics group by 1 order by 1").fetchall()
     table = Table(title="Top items by views (event_analytics_summary)")
     for name in ("item", "views", "unique", "clicks", "tickets", "24 h", "bounce", "on page", "peak"):
-        table.add_column(name, justify="left" if name in ("item", "peak") else "right", no_wrap=True, min_width=len(name), max_width=30 if name == "item" else None)
+        table.add_column(
+            name,
+            justify="left" if name in ("item", "peak") else "right",
+            no_wrap=True,
+            min_width=len(name),
+            max_width=30 if name == "item" else None,
+        )
     for title, views, unique, clicks, tickets, day_views, bounce, on_page, peak_hour, peak_day in top:
         table.add_row(
             title,
@@ -92,6 +104,11 @@ def run_demo(rows: int, days: int, seed: int) -> int:
             "" if peak_hour is None else f"{peak_day[:3]} {peak_hour:02d}h",
         )
     console.print(table)
-    console.print(f"{totals[0]} items, {totals[1]:,} views, {totals[2]:,} unique views; rows in event_analytics: " + ", ".join(f"{t} {n:,}" for t, n in periods))
-    console.print(f"done in {time.perf_counter() - started:.0f} s. Query the results: psql \"{mask_url(url)}\" -c 'select * from event_analytics_summary limit 5'")
+    console.print(
+        f"{totals[0]} items, {totals[1]:,} views, {totals[2]:,} unique views; rows in event_analytics: "
+        + ", ".join(f"{t} {n:,}" for t, n in periods)
+    )
+    console.print(
+        f"done in {time.perf_counter() - started:.0f} s. Query the results: psql \"{mask_url(url)}\" -c 'select * from event_analytics_summary limit 5'"
+    )
     return 0

@@ -84,7 +84,9 @@ def extract_events(url: str, settings: Settings, start: datetime, end: datetime)
     return pl.concat([rows.drop("id"), archived])
 
 
-def extract_raw_events(url: str, start: datetime, end: datetime, statement_timeout_seconds: int = 600, with_ids: bool = False) -> pl.DataFrame:
+def extract_raw_events(
+    url: str, start: datetime, end: datetime, statement_timeout_seconds: int = 600, with_ids: bool = False
+) -> pl.DataFrame:
     """Raw rows with start <= timestamp < end, in the RAW_EVENTS shape; with each row's id first when `with_ids`."""
     query = "extract_raw_events_with_ids" if with_ids else "extract_raw_events"
     with adbc.connect(url) as conn:

@@ -123,7 +123,10 @@ def invalidating_transaction(conn: psycopg.Connection) -> Iterator[None]:
     try:
         silent = wait_for_services(conn)
     except psycopg.Error as exc:  # the figures are committed: a lost confirmation must not fail the flow
-        log.warning("cache invalidation: could not confirm with the services (%s); they drop the items when the notification reaches them", type(exc).__name__)
+        log.warning(
+            "cache invalidation: could not confirm with the services (%s); they drop the items when the notification reaches them",
+            type(exc).__name__,
+        )
         return
     if silent:
         log.warning(

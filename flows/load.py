@@ -109,7 +109,9 @@ def write_periods(
     report.rows_deleted[period_type] = report.rows_deleted.get(period_type, 0) + deleted
 
 
-def read_periods(conn: psycopg.Connection, period_type: str, start: datetime, end: datetime, items: Sequence[str] | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+def read_periods(
+    conn: psycopg.Connection, period_type: str, start: datetime, end: datetime, items: Sequence[str] | None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     params = {"period_type": period_type, "start": start, "end": end, "items": list(items) if items is not None else None}
     return (
         read_frame(conn, "read_period_rows", params, PERIOD_METRICS),
@@ -183,10 +185,16 @@ def rebuild_all_time(conn: psycopg.Connection, items: list[str], timezone_name: 
     far_start, far_end = ALL_TIME_SPAN
     hours, breakdowns = read_periods(conn, "hour", far_start, datetime(9999, 1, 1, tzinfo=UTC), items)
     empty_rows, empty_breakdowns = pl.DataFrame(schema=PERIOD_METRICS), pl.DataFrame(schema=BREAKDOWNS)
-    sums, all_time_breakdowns = advance_all_time(empty_rows, empty_breakdowns, (empty_rows, empty_breakdowns), (hours, breakdowns), timezone_name)
+    sums, all_time_breakdowns = advance_all_time(
+        empty_rows, empty_breakdowns, (empty_rows, empty_breakdowns), (hours, breakdowns), timezone_name
+    )
     conn.execute(load_sql("clear_visitors"), {"items": items})
     conn.execute(load_sql("rebuild_visitors"), {"items": items})
-    uniques = pl.DataFrame(conn.execute(load_sql("count_visitors"), {"items": items}).fetchall(), schema={"event_id": pl.String, "unique_views_count": pl.Int64}, orient="row")
+    uniques = pl.DataFrame(
+        conn.execute(load_sql("count_visitors"), {"items": items}).fetchall(),
+        schema={"event_id": pl.String, "unique_views_count": pl.Int64},
+        orient="row",
+    )
     facts = uniques.join(read_frame(conn, "read_all_time_facts", {"items": items}, VIEW_BOUNDS), on="event_id", how="right")
     write_periods(conn, complete_all_time(sums, facts), all_time_breakdowns, "all_time", far_start, far_end, items, report)
 

@@ -133,7 +133,14 @@ def check_backfill_request(
 
 
 def validate_backfill(
-    start: date, end: date, period_types: Sequence[str], event_ids: Sequence[str] | None, today: date, timezone_name: str, *, cli: bool = True
+    start: date,
+    end: date,
+    period_types: Sequence[str],
+    event_ids: Sequence[str] | None,
+    today: date,
+    timezone_name: str,
+    *,
+    cli: bool = True,
 ) -> tuple[list[str], list[str] | None]:
     """Normalised period types and item ids, or BackfillError before anything is read or written.
 

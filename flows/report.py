@@ -104,7 +104,9 @@ def publish_run_report(
     url: str, settings: Settings, flow_name: str, title: str, figures: dict[str, Any], items: list[str], started_at: datetime
 ) -> None:
     """Publish the run's figures as Prefect artifacts and record them in event_analytics_runs."""
-    create_markdown_artifact(markdown=format_run_report(title, figures, settings.timezone), key=f"{flow_name}-run-report", description=title)
+    create_markdown_artifact(
+        markdown=format_run_report(title, figures, settings.timezone), key=f"{flow_name}-run-report", description=title
+    )
     with connect(url, settings) as conn:
         top = []
         if items:
@@ -123,4 +125,6 @@ def publish_run_report(
                 },
             )
     if top:
-        create_table_artifact(table=format_top_items(top), key=f"{flow_name}-top-items", description=f"{title}: top items touched, by all-time views")
+        create_table_artifact(
+            table=format_top_items(top), key=f"{flow_name}-top-items", description=f"{title}: top items touched, by all-time views"
+        )

@@ -48,10 +48,14 @@ def extract_window(url: str, window: Window, settings: Settings) -> pl.DataFrame
 
 
 @task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=1800, cache_policy=NO_CACHE)
-def load_window(url: str, result: HourResult, window: Window, settings: Settings, roll_up_types: Sequence[str], as_of: datetime | None) -> LoadReport:
+def load_window(
+    url: str, result: HourResult, window: Window, settings: Settings, roll_up_types: Sequence[str], as_of: datetime | None
+) -> LoadReport:
     """Write the window in one transaction (retried whole: a failed attempt leaves nothing behind)."""
     with connect(url, settings) as conn:
-        return write_window(conn, result, window.start, window.end, timezone_name=settings.timezone, roll_up_types=roll_up_types, as_of=as_of)
+        return write_window(
+            conn, result, window.start, window.end, timezone_name=settings.timezone, roll_up_types=roll_up_types, as_of=as_of
+        )
 
 
 @task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=600, cache_policy=NO_CACHE)

@@ -80,9 +80,7 @@ def validate_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise SettingsError(
-            f"time zone {name!r} is not an IANA zone name; use e.g. 'UTC' or 'Europe/Paris'"
-        ) from None
+        raise SettingsError(f"time zone {name!r} is not an IANA zone name; use e.g. 'UTC' or 'Europe/Paris'") from None
     # The system's zone files also hold names Polars (chrono-tz) refuses, such as right/UTC,
     # posix/Europe/Paris and Factory: ask Polars itself. UTC needs no asking, and no Polars import.
     if name != "UTC" and not _polars_accepts_zone(name):

@@ -51,7 +51,11 @@ def allowed_keys(model: type[BaseModel]) -> set[str]:
 
 def unknown_keys(mapping: Mapping[str, Any], model: type[BaseModel], where: str) -> list[str]:
     allowed = allowed_keys(model)
-    return [f"{where}: unknown key {key!r} (Prefect would ignore it; known: {', '.join(sorted(allowed))})" for key in mapping if key not in allowed]
+    return [
+        f"{where}: unknown key {key!r} (Prefect would ignore it; known: {', '.join(sorted(allowed))})"
+        for key in mapping
+        if key not in allowed
+    ]
 
 
 @cache
@@ -74,7 +78,7 @@ def check_steps(steps: Any, where: str) -> list[str]:
         if not isinstance(step, dict) or len(step) != 1:
             problems.append(f"{label}: a step is a mapping with exactly one key, the step function")
             continue
-        (function_name, inputs), = step.items()
+        ((function_name, inputs),) = step.items()
         try:
             function = import_object(function_name)
         except (ImportError, AttributeError, ValueError) as exc:
@@ -119,7 +123,11 @@ def check_parameters(flow: Flow[..., Any], parameters: Mapping[str, Any], schedu
     """Names exist in the flow's signature and values pass its schema, as the server enforces."""
     schema = parameter_schema(flow).model_dump_for_openapi()
     known = schema.get("properties", {})
-    problems = [f"{where}: {name!r} is not a parameter of flow {flow.name!r} (it has {', '.join(known)})" for name in parameters if name not in known]
+    problems = [
+        f"{where}: {name!r} is not a parameter of flow {flow.name!r} (it has {', '.join(known)})"
+        for name in parameters
+        if name not in known
+    ]
     for error in validate(dict(parameters), schema, ignore_required=True):
         problems.append(f"{where}: {'.'.join(map(str, error.path)) or 'parameters'}: {error.message}")
     if scheduled:
@@ -205,7 +213,9 @@ def check_prefect_yaml(config: Any) -> list[str]:
     except ValidationError as exc:
         # `prefect deploy` prints a warning for this and then deploys nothing at all.
         first = exc.errors()[0]
-        problems.append(f"prefect.yaml: rejected by Prefect's model ({exc.error_count()} errors), first at {'.'.join(map(str, first['loc']))}: {first['msg']}")
+        problems.append(
+            f"prefect.yaml: rejected by Prefect's model ({exc.error_count()} errors), first at {'.'.join(map(str, first['loc']))}: {first['msg']}"
+        )
     for section in ("build", "push"):
         if config.get(section):
             problems.append(f"prefect.yaml: {section} steps given, but the process worker runs the checkout in place")
@@ -248,13 +258,29 @@ def rename_key(mapping: dict[str, Any], old: str, new: str) -> None:
 
 MUTATIONS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("top-level typo", lambda c: rename_key(c, "pull", "pul"), "unknown key 'pul'"),
-    ("deployment typo", lambda c: rename_key(deployment_named(c, "hourly"), "concurrency_limit", "concurrency_limt"), "unknown key 'concurrency_limt'"),
-    ("work pool typo", lambda c: rename_key(deployment_named(c, "daily")["work_pool"], "work_queue_name", "work_queue"), "unknown key 'work_queue'"),
+    (
+        "deployment typo",
+        lambda c: rename_key(deployment_named(c, "hourly"), "concurrency_limit", "concurrency_limt"),
+        "unknown key 'concurrency_limt'",
+    ),
+    (
+        "work pool typo",
+        lambda c: rename_key(deployment_named(c, "daily")["work_pool"], "work_queue_name", "work_queue"),
+        "unknown key 'work_queue'",
+    ),
     ("schedule typo", lambda c: rename_key(deployment_named(c, "daily")["schedules"][0], "timezone", "timezon"), "unknown key 'timezon'"),
-    ("pull step input typo", lambda c: rename_key(c["pull"][0]["prefect.deployments.steps.set_working_directory"], "directory", "directry"), "do not fit"),
+    (
+        "pull step input typo",
+        lambda c: rename_key(c["pull"][0]["prefect.deployments.steps.set_working_directory"], "directory", "directry"),
+        "do not fit",
+    ),
     ("bad cron", lambda c: deployment_named(c, "hourly")["schedules"][0].update(cron="61 * * * *"), "cron '61 * * * *'"),
     ("bad time zone", lambda c: deployment_named(c, "daily")["schedules"][0].update(timezone="Europe/Pariss"), "'Europe/Pariss'"),
-    ("unknown parameter", lambda c: deployment_named(c, "hourly")["parameters"].update(lookback_hour=3), "'lookback_hour' is not a parameter"),
+    (
+        "unknown parameter",
+        lambda c: deployment_named(c, "hourly")["parameters"].update(lookback_hour=3),
+        "'lookback_hour' is not a parameter",
+    ),
     ("parameter of the wrong type", lambda c: deployment_named(c, "hourly")["parameters"].update(lookback_hours="three"), "'three'"),
     ("concurrency above one", lambda c: deployment_named(c, "daily").update(concurrency_limit=2), "concurrency_limit is 2"),
     ("missing flow function", lambda c: deployment_named(c, "hourly").update(entrypoint="flows/runs.py:hourli"), "does not load a flow"),

@@ -141,32 +141,22 @@ def test_visitors_are_mostly_anonymous_and_return(events: pl.DataFrame) -> None:
     signed_in = events["user_id"].is_not_null().mean()
     assert 0.20 <= signed_in <= 0.40
     assert events.filter(pl.col("user_id").is_not_null() & pl.col("session_id").is_null()).height == 0
-    keyless = (
-        events.filter(pl.col("user_id").is_null() & pl.col("session_id").is_null()).height / events.height
-    )
+    keyless = events.filter(pl.col("user_id").is_null() & pl.col("session_id").is_null()).height / events.height
     assert 0.002 <= keyless <= 0.03
     views = events.filter(pl.col("event_type") == "view")
     visitors = views.select(visitor_key().n_unique()).item()
     assert visitors < 0.4 * views.height
-    days_per_visitor = (
-        events.drop_nulls("timestamp")
-        .group_by(visitor_key())
-        .agg(pl.col("timestamp").dt.date().n_unique().alias("days"))
-    )
+    days_per_visitor = events.drop_nulls("timestamp").group_by(visitor_key()).agg(pl.col("timestamp").dt.date().n_unique().alias("days"))
     assert (days_per_visitor["days"] > 1).mean() > 0.2
 
 
 def test_visits_are_short_and_a_third_are_bounces(events: pl.DataFrame) -> None:
     visits = (
         events.drop_nulls("timestamp")
-        .filter(
-            visitor_key().is_not_null() & ~pl.col("user_agent").str.contains(BOT_PATTERN).fill_null(False)
-        )
+        .filter(visitor_key().is_not_null() & ~pl.col("user_agent").str.contains(BOT_PATTERN).fill_null(False))
         .with_columns(visitor=visitor_key())
         .sort("visitor", "timestamp")
-        .with_columns(
-            new_visit=(pl.col("timestamp").diff().over("visitor") > pl.duration(minutes=30)).fill_null(True)
-        )
+        .with_columns(new_visit=(pl.col("timestamp").diff().over("visitor") > pl.duration(minutes=30)).fill_null(True))
         .with_columns(visit=pl.col("new_visit").cum_sum())
         .group_by("visit")
         .agg(rows=pl.len(), items=pl.col("event_id").n_unique())
@@ -194,11 +184,7 @@ def test_agents_bots_and_devices(events: pl.DataFrame) -> None:
         "Googlebot",
     ):
         assert agents.str.contains(marker, literal=True).any(), marker
-    per_visitor = (
-        events.filter(visitor_key().is_not_null())
-        .group_by(visitor_key())
-        .agg(pl.col("user_agent").n_unique())
-    )
+    per_visitor = events.filter(visitor_key().is_not_null()).group_by(visitor_key()).agg(pl.col("user_agent").n_unique())
     assert (per_visitor["user_agent"] == 1).all()
 
 
@@ -292,14 +278,8 @@ def test_round_trip_through_postgresql(scratch_database_url: str, copy_chunk_row
     )
 
     loaded = pl.DataFrame(stored, schema=SAMPLE_RAW_EVENTS, orient="row")
-    expected = events.with_columns(
-        pl.col("ip_address").map_elements(
-            lambda text: str(ipaddress.ip_address(text)), return_dtype=pl.String
-        )
-    )
+    expected = events.with_columns(pl.col("ip_address").map_elements(lambda text: str(ipaddress.ip_address(text)), return_dtype=pl.String))
     columns = [name for name in SAMPLE_RAW_EVENTS if name != "metadata"]
     assert_frame_equal(loaded.sort("id").select(columns), expected.sort("id").select(columns))
-    assert [json.loads(text) for text in loaded.sort("id")["metadata"]] == [
-        json.loads(text) for text in expected.sort("id")["metadata"]
-    ]
+    assert [json.loads(text) for text in loaded.sort("id")["metadata"]] == [json.loads(text) for text in expected.sort("id")["metadata"]]
     assert pl.DataFrame(stored_items, schema=ITEMS_SCHEMA, orient="row").sort("id").equals(items.sort("id"))

@@ -118,9 +118,7 @@ def add_device_classes(events: pl.DataFrame, bot_patterns: Sequence[str]) -> pl.
     classes = classify_user_agents(events.get_column("user_agent"), bot_patterns)
     # Joining the key alone keeps the other columns out of the gather; the right side has one
     # row per non-null user agent, so only NULL misses and the row count cannot change.
-    matched = events.select(pl.col("user_agent").cast(pl.String)).join(
-        classes, on="user_agent", how="left", maintain_order="left"
-    )
+    matched = events.select(pl.col("user_agent").cast(pl.String)).join(classes, on="user_agent", how="left", maintain_order="left")
     return events.with_columns(
         matched.get_column("device_type").fill_null("other"),
         matched.get_column("is_bot").fill_null(False),

@@ -124,21 +124,25 @@ def measure_hours(
     )
 
     views = inside.filter(is_view)
-    breakdowns = pl.concat(
-        [
-            views.filter(pl.col(column).is_not_null())
-            # Every key comes from raw text (metadata, hosts, utm_source): one PostgreSQL cannot
-            # store counts as `other` rather than failing the window's jsonb.
-            .group_by(*keys, storable_key(column).alias("key"))
-            .agg(pl.len().cast(pl.Int64).alias("views"))
-            .with_columns(pl.lit(dimension).alias("dimension"))
-            for dimension, column in BREAKDOWN_COLUMNS.items()
-            if column in views.columns
-        ]
-        or [pl.DataFrame(schema=BREAKDOWNS)],
-        how="diagonal",
-    ).with_columns(pl.lit("hour").alias("period_type")).select(BREAKDOWNS.names()).cast(BREAKDOWNS).sort(
-        ["event_id", "period_start", "dimension", "key"]
+    breakdowns = (
+        pl.concat(
+            [
+                views.filter(pl.col(column).is_not_null())
+                # Every key comes from raw text (metadata, hosts, utm_source): one PostgreSQL cannot
+                # store counts as `other` rather than failing the window's jsonb.
+                .group_by(*keys, storable_key(column).alias("key"))
+                .agg(pl.len().cast(pl.Int64).alias("views"))
+                .with_columns(pl.lit(dimension).alias("dimension"))
+                for dimension, column in BREAKDOWN_COLUMNS.items()
+                if column in views.columns
+            ]
+            or [pl.DataFrame(schema=BREAKDOWNS)],
+            how="diagonal",
+        )
+        .with_columns(pl.lit("hour").alias("period_type"))
+        .select(BREAKDOWNS.names())
+        .cast(BREAKDOWNS)
+        .sort(["event_id", "period_start", "dimension", "key"])
     )
 
     visitor_hours = (

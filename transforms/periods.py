@@ -66,9 +66,7 @@ def hour_start(column: str, timezone_name: str) -> pl.Expr:
     """Start of the local clock hour containing each instant (zones with 30/45-minute offsets too)."""
     local = pl.col(column).dt.convert_time_zone(timezone_name)
     into_hour = (
-        local.dt.minute().cast(pl.Int64) * 60_000_000
-        + local.dt.second().cast(pl.Int64) * 1_000_000
-        + local.dt.microsecond().cast(pl.Int64)
+        local.dt.minute().cast(pl.Int64) * 60_000_000 + local.dt.second().cast(pl.Int64) * 1_000_000 + local.dt.microsecond().cast(pl.Int64)
     )
     return pl.col(column) - pl.duration(microseconds=into_hour)
 

@@ -67,16 +67,26 @@ def histogram_breakdowns(hours: pl.DataFrame, timezone_name: str) -> pl.DataFram
     """Views by local hour of day and by weekday, as all_time breakdown rows."""
     local = pl.col("period_start").dt.convert_time_zone(timezone_name)
     viewed = hours.filter(pl.col("views_count") > 0)
-    by_hour = viewed.select("event_id", pl.lit("hour_of_day").alias("dimension"), local.dt.hour().cast(pl.String).alias("key"), pl.col("views_count").alias("views"))
+    by_hour = viewed.select(
+        "event_id",
+        pl.lit("hour_of_day").alias("dimension"),
+        local.dt.hour().cast(pl.String).alias("key"),
+        pl.col("views_count").alias("views"),
+    )
     by_day = viewed.select(
         "event_id",
         pl.lit("weekday").alias("dimension"),
         local.dt.weekday().replace_strict(list(range(1, 8)), list(WEEKDAYS), return_dtype=pl.String).alias("key"),
         pl.col("views_count").alias("views"),
     )
-    return pl.concat([by_hour, by_day]).with_columns(
-        pl.lit("all_time").alias("period_type"), pl.lit(ALL_TIME_START).cast(BREAKDOWNS["period_start"]).alias("period_start")
-    ).select(BREAKDOWNS.names()).cast(BREAKDOWNS)
+    return (
+        pl.concat([by_hour, by_day])
+        .with_columns(
+            pl.lit("all_time").alias("period_type"), pl.lit(ALL_TIME_START).cast(BREAKDOWNS["period_start"]).alias("period_start")
+        )
+        .select(BREAKDOWNS.names())
+        .cast(BREAKDOWNS)
+    )
 
 
 def advance_all_time(
@@ -94,22 +104,30 @@ def advance_all_time(
     removed_hours, removed_breakdowns = removed
     added_hours, added_breakdowns = added
     signed = [(all_time, 1), (added_hours, 1), (removed_hours, -1)]
-    sums = pl.concat(
-        [frame.select("event_id", *[(pl.col(c) * sign).alias(c) for c in ADDITIVE_COLUMNS]) for frame, sign in signed]
-    ).group_by("event_id").agg(pl.col(c).sum() for c in ADDITIVE_COLUMNS)
+    sums = (
+        pl.concat([frame.select("event_id", *[(pl.col(c) * sign).alias(c) for c in ADDITIVE_COLUMNS]) for frame, sign in signed])
+        .group_by("event_id")
+        .agg(pl.col(c).sum() for c in ADDITIVE_COLUMNS)
+    )
 
     def rows(frame: pl.DataFrame, sign: int, hourly: pl.DataFrame | None) -> list[pl.DataFrame]:
         parts = [frame.select("event_id", "dimension", "key", (pl.col("views") * sign).alias("views"))]
         if hourly is not None:
-            parts.append(histogram_breakdowns(hourly, timezone_name).select("event_id", "dimension", "key", (pl.col("views") * sign).alias("views")))
+            parts.append(
+                histogram_breakdowns(hourly, timezone_name).select("event_id", "dimension", "key", (pl.col("views") * sign).alias("views"))
+            )
         return parts
 
     breakdowns = (
-        pl.concat([*rows(all_time_breakdowns, 1, None), *rows(added_breakdowns, 1, added_hours), *rows(removed_breakdowns, -1, removed_hours)])
+        pl.concat(
+            [*rows(all_time_breakdowns, 1, None), *rows(added_breakdowns, 1, added_hours), *rows(removed_breakdowns, -1, removed_hours)]
+        )
         .group_by("event_id", "dimension", "key")
         .agg(pl.col("views").sum())
         .filter(pl.col("views") != 0)
-        .with_columns(pl.lit("all_time").alias("period_type"), pl.lit(ALL_TIME_START).cast(BREAKDOWNS["period_start"]).alias("period_start"))
+        .with_columns(
+            pl.lit("all_time").alias("period_type"), pl.lit(ALL_TIME_START).cast(BREAKDOWNS["period_start"]).alias("period_start")
+        )
         .select(BREAKDOWNS.names())
         .cast(BREAKDOWNS)
         .sort("event_id", "dimension", "key")
@@ -150,8 +168,10 @@ def peak_of(breakdowns: pl.DataFrame, dimension: str) -> pl.DataFrame:
 def window_sums(hours: pl.DataFrame, visitor_hours: pl.DataFrame, start: datetime, end: datetime, suffix: str) -> pl.DataFrame:
     """Views, clicks and exact unique views of each item in [start, end)."""
     inside = pl.col("period_start").is_between(start, end, closed="left")
-    sums = hours.filter(inside).group_by("event_id").agg(
-        pl.col("views_count").sum().alias(f"views_{suffix}"), pl.col("clicks_count").sum().alias(f"clicks_{suffix}")
+    sums = (
+        hours.filter(inside)
+        .group_by("event_id")
+        .agg(pl.col("views_count").sum().alias(f"views_{suffix}"), pl.col("clicks_count").sum().alias(f"clicks_{suffix}"))
     )
     uniques = (
         visitor_hours.filter(pl.col("hour_start").is_between(start, end, closed="left"))

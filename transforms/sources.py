@@ -186,7 +186,9 @@ def _find_hosts(referrers: pl.Series) -> pl.DataFrame:
                 # Longer than DNS allows: no readable host, and too long a key to store.
                 & (pl.col("host").str.len_chars() <= MAX_KEY_CHARS)
                 & (pl.col("slashed").is_not_null() | pl.col("host").str.contains(".", literal=True))
-            ).then(pl.col("host")).alias("host"),
+            )
+            .then(pl.col("host"))
+            .alias("host"),
         )
     )
 

@@ -81,11 +81,18 @@ def summarise_items(
     """One summary row per item of `all_time`; recent_* must cover the 30 days before as_of's hour."""
     end = as_of_hour(as_of, timezone_name)
     summary = add_ratios(all_time).select(
-        "event_id", *[pl.col(source).alias(name) for name, source in TOTALS.items()], "avg_time_on_page_seconds", "bounce_rate", "first_view_at", "last_view_at"
+        "event_id",
+        *[pl.col(source).alias(name) for name, source in TOTALS.items()],
+        "avg_time_on_page_seconds",
+        "bounce_rate",
+        "first_view_at",
+        "last_view_at",
     )
     for suffix, length in ROLLING_WINDOWS.items():
         summary = summary.join(window_sums(recent_hours, recent_visitor_hours, end - length, end, suffix), on="event_id", how="left")
-    peaks = peak_of(all_time_breakdowns, "hour_of_day").join(peak_of(all_time_breakdowns, "weekday"), on="event_id", how="full", coalesce=True)
+    peaks = peak_of(all_time_breakdowns, "hour_of_day").join(
+        peak_of(all_time_breakdowns, "weekday"), on="event_id", how="full", coalesce=True
+    )
     rolling = [c for c in SUMMARY.names() if c.endswith(("_24h", "_7d", "_30d"))]
     return (
         summary.join(peaks, on="event_id", how="left")

@@ -22,7 +22,9 @@ def explicit_time_on_page_ms(values: pl.Series) -> pl.Expr:
     # floating point is 2 299.999…; a 60-digit context keeps every plausible text exact.
     with localcontext(Context(prec=60)):
         milliseconds = [int(Decimal(text.strip()).scaleb(3)) for text in valid.to_list()]
-    return pl.col("time_on_page_seconds").replace_strict(valid, pl.Series(milliseconds, dtype=pl.Int64), default=None, return_dtype=pl.Int64)
+    return pl.col("time_on_page_seconds").replace_strict(
+        valid, pl.Series(milliseconds, dtype=pl.Int64), default=None, return_dtype=pl.Int64
+    )
 
 
 def assign_visits(events: pl.DataFrame, gap_minutes: int) -> pl.DataFrame:
@@ -41,18 +43,16 @@ def assign_visits(events: pl.DataFrame, gap_minutes: int) -> pl.DataFrame:
     same_visit_next = pl.col("_visit").shift(-1) == pl.col("_visit")
     until_next_ms = (pl.col("occurred_at").shift(-1) - pl.col("occurred_at")).dt.total_microseconds() // 1000
     measured = pl.when(keyed & same_visit_next.fill_null(False)).then(pl.min_horizontal(until_next_ms, pl.lit(TIME_ON_PAGE_CAP_MS)))
-    return (
-        with_ids.with_columns(
-            # Unique within this frame, not numbered per visitor: only ever used to group a visit's rows.
-            pl.when(keyed).then(pl.col("_visit")).otherwise(None).cast(pl.Int64).alias("visit_seq"),
-            pl.when(keyed).then(pl.len().over("_visit")).otherwise(None).alias("visit_rows"),
-            pl.when(pl.col("event_type") == "view")
-            .then(pl.coalesce(explicit_time_on_page_ms(events.get_column("time_on_page_seconds")), measured))
-            .otherwise(None)
-            .cast(pl.Int64)
-            .alias("time_on_page_ms"),
-        ).drop("_visit")
-    )
+    return with_ids.with_columns(
+        # Unique within this frame, not numbered per visitor: only ever used to group a visit's rows.
+        pl.when(keyed).then(pl.col("_visit")).otherwise(None).cast(pl.Int64).alias("visit_seq"),
+        pl.when(keyed).then(pl.len().over("_visit")).otherwise(None).alias("visit_rows"),
+        pl.when(pl.col("event_type") == "view")
+        .then(pl.coalesce(explicit_time_on_page_ms(events.get_column("time_on_page_seconds")), measured))
+        .otherwise(None)
+        .cast(pl.Int64)
+        .alias("time_on_page_ms"),
+    ).drop("_visit")
 
 
 def visits_by_item(events: pl.DataFrame) -> pl.DataFrame:

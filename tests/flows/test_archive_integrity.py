@@ -63,7 +63,9 @@ def edit_rows(part: Path) -> None:
     """Move the first row to another item and write the part back as valid Parquet."""
     rows = pl.read_parquet(part)
     other = rows.get_column("event_id").drop_nulls().unique().sort()
-    rows.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.lit(other[-1])).otherwise(pl.col("event_id")).alias("event_id")).write_parquet(part)
+    rows.with_columns(
+        pl.when(pl.int_range(pl.len()) == 0).then(pl.lit(other[-1])).otherwise(pl.col("event_id")).alias("event_id")
+    ).write_parquet(part)
 
 
 def zero_bytes(part: Path) -> None:
@@ -145,9 +147,7 @@ def test_archive_query_reads_unverified_parts_and_says_so(archived: Settings, ca
 
 def test_parts_without_a_manifest_are_refused_until_recorded(tmp_path: Path) -> None:
     """An archive written before checksums were recorded is refused, then read once its parts are recorded."""
-    rows = pl.DataFrame(
-        {"id": ["00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"]}
-    ).with_columns(
+    rows = pl.DataFrame({"id": ["00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"]}).with_columns(
         pl.lit(datetime(2026, 1, 5, tzinfo=UTC)).alias("timestamp"),
         *[pl.lit(None, dtype=pl.String).alias(name) for name in ARCHIVED_EVENTS if name not in ("id", "timestamp")],
     )

@@ -99,7 +99,9 @@ def test_a_query_past_its_timeout_is_stopped_in_one_line(hostile_archive: Path, 
 
 
 def test_queries_run_under_a_memory_limit(tmp_path: Path) -> None:
-    columns, rows, _ = query_archive(tmp_path, "select current_setting('memory_limit') as m, current_setting('temp_directory') as t", limit=10)
+    columns, rows, _ = query_archive(
+        tmp_path, "select current_setting('memory_limit') as m, current_setting('temp_directory') as t", limit=10
+    )
     with duckdb.connect() as conn:
         conn.execute(f"set memory_limit = '{QUERY_MEMORY_LIMIT}'")
         expected = conn.execute("select current_setting('memory_limit')").fetchone()[0]

@@ -33,7 +33,8 @@ def sampled(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
 def rows_of(url: str, period_types: tuple[str, ...] = ("hour", "day", "week", "month", "all_time")) -> dict[str, list[tuple]]:
     with psycopg.connect(url) as conn:
         periods = conn.execute(
-            f"select {PERIOD_COLUMNS} from event_analytics where period_type = any(%s) order by event_id, period_type, period_start", (list(period_types),)
+            f"select {PERIOD_COLUMNS} from event_analytics where period_type = any(%s) order by event_id, period_type, period_start",
+            (list(period_types),),
         ).fetchall()
         summary = conn.execute(f"select {SUMMARY_COLUMNS} from event_analytics_summary order by event_id").fetchall()
         visitors = conn.execute("select event_id, visitor_key, hours_count from event_analytics_visitors order by 1, 2").fetchall()
@@ -42,7 +43,9 @@ def rows_of(url: str, period_types: tuple[str, ...] = ("hour", "day", "week", "m
 
 def reset(url: str) -> None:
     with psycopg.connect(url) as conn:
-        conn.execute("truncate event_analytics, event_analytics_summary, event_analytics_visitor_hours, event_analytics_visitors, event_analytics_backfills cascade")
+        conn.execute(
+            "truncate event_analytics, event_analytics_summary, event_analytics_visitor_hours, event_analytics_visitors, event_analytics_backfills cascade"
+        )
 
 
 @pytest.mark.usefixtures("prefect_server")
@@ -107,9 +110,14 @@ def test_a_backfill_of_some_items_leaves_the_others_alone(sampled: str) -> None:
     backfill(start=FIRST, end=LAST, chunk_days=7)
     full = rows_of(sampled)
     with psycopg.connect(sampled) as conn:
-        chosen = conn.execute("select event_id::text from event_analytics where period_type = 'all_time' order by views_count desc limit 2").fetchall()
+        chosen = conn.execute(
+            "select event_id::text from event_analytics where period_type = 'all_time' order by views_count desc limit 2"
+        ).fetchall()
         chosen = [row[0] for row in chosen]
-        conn.execute("update event_analytics set views_count = views_count + 1000 where period_type = 'hour' and event_id::text <> all(%s)", (chosen,))
+        conn.execute(
+            "update event_analytics set views_count = views_count + 1000 where period_type = 'hour' and event_id::text <> all(%s)",
+            (chosen,),
+        )
         # Rows a backfill rebuilds from hours; all_time rows move by deltas and are left consistent.
         conn.execute("delete from event_analytics where period_type in ('day', 'week', 'month') and event_id::text = any(%s)", (chosen,))
     backfill(start=FIRST, end=LAST, event_ids=chosen, chunk_days=7)
@@ -127,7 +135,9 @@ def test_rebuild_all_time_repairs_all_time_state_that_deltas_cannot(sampled: str
 
     def damage() -> None:
         with psycopg.connect(sampled) as conn:
-            conn.execute("update event_analytics set views_count = views_count + 999, traffic_sources = '{}' where period_type = 'all_time'")
+            conn.execute(
+                "update event_analytics set views_count = views_count + 999, traffic_sources = '{}' where period_type = 'all_time'"
+            )
             conn.execute("delete from event_analytics_visitors where hours_count = 1")
 
     damage()

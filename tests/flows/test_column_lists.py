@@ -55,9 +55,13 @@ def test_staging_tables_and_target_tables_have_every_column(database_url: str) -
     with psycopg.connect(database_url) as conn, conn.transaction():
         conn.execute(load_sql("create_staging_tables"))
         for target, stage, columns, _ in UPSERTS.values():
-            staged = [row[0] for row in conn.execute(
-                "select attname from pg_attribute where attrelid = %s::regclass and attnum > 0 and not attisdropped order by attnum", (stage,)
-            )]
+            staged = [
+                row[0]
+                for row in conn.execute(
+                    "select attname from pg_attribute where attrelid = %s::regclass and attnum > 0 and not attisdropped order by attnum",
+                    (stage,),
+                )
+            ]
             assert staged == columns, stage
             stored = {row[0] for row in conn.execute("select column_name from information_schema.columns where table_name = %s", (target,))}
             assert set(columns) <= stored, f"{target} lacks {sorted(set(columns) - stored)}"

@@ -51,7 +51,9 @@ def test_migrate_is_idempotent_and_recorded(scratch_database_url: str) -> None:
         assert {"001_schema", "002_backfills", "003_top_events", "005_late_rows", "006_definition_versions"} <= set(names)
         assert migrate(conn) == names
         assert migrate(conn) == []
-        assert conn.execute("select version, name from schema_migrations order by 1").fetchall() == [(version, name) for version, name, _ in shipped]
+        assert conn.execute("select version, name from schema_migrations order by 1").fetchall() == [
+            (version, name) for version, name, _ in shipped
+        ]
 
 
 def test_unmigrated_database_is_refused_with_the_fix(scratch_database_url: str) -> None:
@@ -109,7 +111,20 @@ def test_bad_settings_name_the_variable_and_the_fix(environ: dict[str, str], fra
 
 @pytest.mark.parametrize(
     "argv",
-    [[], ["demo"], ["db"], ["db", "url"], ["db", "migrate"], ["db", "stop"], ["generate"], ["run"], ["backfill"], ["retention"], ["archive"], ["archive", "query"]],
+    [
+        [],
+        ["demo"],
+        ["db"],
+        ["db", "url"],
+        ["db", "migrate"],
+        ["db", "stop"],
+        ["generate"],
+        ["run"],
+        ["backfill"],
+        ["retention"],
+        ["archive"],
+        ["archive", "query"],
+    ],
     ids=lambda argv: " ".join(argv) or "top",
 )
 def test_every_command_has_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:

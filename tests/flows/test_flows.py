@@ -18,7 +18,15 @@ from transforms.devices import classify_user_agents
 END = datetime(2026, 10, 27, 0, 0, tzinfo=UTC)  # three days around the 25-hour 2026-10-25 in Paris
 DAYS = 3
 ZONE = "Europe/Paris"
-COUNT_COLUMNS = ["views_count", "unique_views_count", "clicks_count", "shares_count", "favorites_count", "ticket_clicks", "external_url_clicks"]
+COUNT_COLUMNS = [
+    "views_count",
+    "unique_views_count",
+    "clicks_count",
+    "shares_count",
+    "favorites_count",
+    "ticket_clicks",
+    "external_url_clicks",
+]
 
 INDEPENDENT_COUNTS = """
 select event_id::text as event_id,
@@ -67,7 +75,10 @@ def loaded_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def bot_user_agents(conn: psycopg.Connection) -> list[str]:
-    agents = pl.Series([row[0] for row in conn.execute("select distinct user_agent from event_analytics_events where user_agent is not null")], dtype=pl.String)
+    agents = pl.Series(
+        [row[0] for row in conn.execute("select distinct user_agent from event_analytics_events where user_agent is not null")],
+        dtype=pl.String,
+    )
     classes = classify_user_agents(agents, load_bot_patterns())
     return classes.filter(pl.col("is_bot")).get_column("user_agent").to_list()
 
@@ -146,7 +157,9 @@ def test_all_time_and_summary_equal_the_sum_of_days(loaded_database: str) -> Non
         assert summary_mismatches == 0
         assert conn.execute("select count(*) from event_analytics_summary").fetchone()[0] > 0
         # The daily flow refreshed the plan's top-events view: approved items by all-time views.
-        top = conn.execute("select event_id, total_views from event_analytics_top_events order by total_views desc nulls last, event_id").fetchall()
+        top = conn.execute(
+            "select event_id, total_views from event_analytics_top_events order by total_views desc nulls last, event_id"
+        ).fetchall()
         expected = conn.execute(
             "select e.id, s.total_views from events e left join event_analytics_summary s on s.event_id = e.id "
             "where e.status = 'approved' order by s.total_views desc nulls last, e.id limit 100"
@@ -159,7 +172,10 @@ def test_rerunning_rewrites_nothing_but_updated_at(loaded_database: str) -> None
     def snapshot() -> dict[str, object]:
         with psycopg.connect(loaded_database) as conn:
             return {
-                **{t: fetch_frame(conn, f"select * from {t} order by 1").drop("updated_at") for t in ("event_analytics", "event_analytics_summary")},
+                **{
+                    t: fetch_frame(conn, f"select * from {t} order by 1").drop("updated_at")
+                    for t in ("event_analytics", "event_analytics_summary")
+                },
                 "visitors": conn.execute("select count(*), sum(hours_count) from event_analytics_visitors").fetchone(),
                 "visitor_hours": conn.execute("select count(*) from event_analytics_visitor_hours").fetchone(),
             }
@@ -182,7 +198,7 @@ def test_bad_rows_are_skipped_counted_and_kept(loaded_database: str) -> None:
     with psycopg.connect(loaded_database) as conn:
         raw_before = conn.execute("select count(*) from event_analytics_events").fetchone()[0]
         conn.execute(
-            "insert into event_analytics_events (event_id, event_type, session_id, \"timestamp\") values "
+            'insert into event_analytics_events (event_id, event_type, session_id, "timestamp") values '
             "(null, 'view', 's-bad-1', '2026-10-26 10:15+00'), "
             "((select id from events limit 1), 'hover', 's-bad-2', '2026-10-26 10:20+00'), "
             "((select id from events limit 1), 'view', 's-bad-3', null)"

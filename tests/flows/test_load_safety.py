@@ -129,7 +129,9 @@ def test_the_flow_retries_a_killed_load_and_completes(sampled: str) -> None:
     blocker = psycopg.connect(sampled)
     blocker.execute("insert into event_analytics_summary (event_id) values (%s)", (some_item,))
     outcome: dict[str, object] = {}
-    thread = threading.Thread(target=lambda: outcome.setdefault("state", hourly(as_of=END + timedelta(minutes=5), lookback_hours=2, return_state=True)))
+    thread = threading.Thread(
+        target=lambda: outcome.setdefault("state", hourly(as_of=END + timedelta(minutes=5), lookback_hours=2, return_state=True))
+    )
     thread.start()
     pid = loader_pid(sampled, "transactionid", timeout=120)
     with psycopg.connect(sampled, autocommit=True) as admin:

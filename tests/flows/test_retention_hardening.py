@@ -40,7 +40,7 @@ def insert_row(url: str, at: str | datetime, address: str = "203.0.113.77") -> s
 
 def stored(url: str, row_id: str) -> tuple | None:
     with psycopg.connect(url) as conn:
-        return conn.execute("select host(ip_address), \"timestamp\"::text from event_analytics_events where id = %s", (row_id,)).fetchone()
+        return conn.execute('select host(ip_address), "timestamp"::text from event_analytics_events where id = %s', (row_id,)).fetchone()
 
 
 @pytest.fixture

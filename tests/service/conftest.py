@@ -157,4 +157,6 @@ def age_current_hour(url: str) -> None:
     """Move the rows of the current hour one hour back, as if tracked an hour ago: only a closed
     hour is computed, and the current one closes only in the future."""
     with psycopg.connect(url) as conn:
-        conn.execute("update event_analytics_events set timestamp = timestamp - interval '1 hour' where timestamp >= date_trunc('hour', now())")
+        conn.execute(
+            "update event_analytics_events set timestamp = timestamp - interval '1 hour' where timestamp >= date_trunc('hour', now())"
+        )

@@ -751,12 +751,24 @@ def test_item_with_only_clicks_has_zero_uniques_null_ratios_and_no_breakdowns() 
         ([{"event_id": None, "event_type": "scroll"}], {"missing_item": 1}),
         ([{}, {"event_type": "click"}], {}),
         (
-            [{"occurred_at": datetime(9999, 6, 1, tzinfo=UTC)}, {"occurred_at": datetime(1969, 12, 31, 23, 59, tzinfo=UTC), "event_id": None}],
+            [
+                {"occurred_at": datetime(9999, 6, 1, tzinfo=UTC)},
+                {"occurred_at": datetime(1969, 12, 31, 23, 59, tzinfo=UTC), "event_id": None},
+            ],
             {"timestamp_out_of_range": 2},
         ),
         ([{"occurred_at": LATEST_TIMESTAMP - timedelta(microseconds=1)}, {"occurred_at": EARLIEST_TIMESTAMP}], {}),
     ],
-    ids=["null-timestamp", "null-item", "unknown-types", "first-reason-wins", "item-before-type", "valid-rows", "out-of-range", "range-edges"],
+    ids=[
+        "null-timestamp",
+        "null-item",
+        "unknown-types",
+        "first-reason-wins",
+        "item-before-type",
+        "valid-rows",
+        "out-of-range",
+        "range-edges",
+    ],
 )
 def test_split_rejected_counts_each_row_under_its_first_reason(rows: list[dict], expected: dict[str, int]) -> None:
     """split_rejected keeps valid rows and counts rejected ones by reason, zeros included."""

@@ -106,9 +106,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("referrer", "page_url", "expected"), [case[:3] for case in CASES], ids=[case[3] for case in CASES]
-)
+@pytest.mark.parametrize(("referrer", "page_url", "expected"), [case[:3] for case in CASES], ids=[case[3] for case in CASES])
 def test_classifies_single_event(referrer: str | None, page_url: str | None, expected: str) -> None:
     assert classify_one(referrer, page_url) == expected
 
@@ -175,9 +173,7 @@ URL_LIKE_TEXT = st.one_of(
 
 @settings(max_examples=300, deadline=None)
 @given(rows=st.lists(st.tuples(URL_LIKE_TEXT, URL_LIKE_TEXT), max_size=20), site_hosts=st.lists(st.text(max_size=20), max_size=3))
-def test_arbitrary_text_never_fails_or_yields_null(
-    rows: list[tuple[str | None, str | None]], site_hosts: list[str]
-) -> None:
+def test_arbitrary_text_never_fails_or_yields_null(rows: list[tuple[str | None, str | None]], site_hosts: list[str]) -> None:
     events = pl.DataFrame(rows, schema=SCHEMA, orient="row")
     result = classify_traffic_sources(events, load_known_sources(), site_hosts)
     assert result.height == events.height
