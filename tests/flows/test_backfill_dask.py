@@ -92,7 +92,7 @@ def chunk_task_states(api_url: str) -> list[str]:
         api_url, "/flow_runs/filter", {"sort": "EXPECTED_START_TIME_DESC", "limit": 1, "flows": {"name": {"any_": ["backfill"]}}}
     )
     tasks = api_post(
-        api_url, "/task_runs/filter", {"flow_runs": {"id": {"any_": [runs[0]["id"]]}}, "task_runs": {"name": {"like_": "backfill_chunk"}}}
+        api_url, "/task_runs/filter", {"flow_runs": {"id": {"any_": [runs[0]["id"]]}}, "task_runs": {"name": {"like_": "chunk 20"}}}
     )
     return sorted(task["state"]["type"] for task in tasks)
 
@@ -199,11 +199,21 @@ def test_dask_workers_from_the_cli_give_the_default_runners_rows(generated: Gene
     assert chunk_task_states(generated.api_url) == ["COMPLETED"] * CHUNKS
 
 
-def test_dask_workers_without_a_prefect_server_are_refused_in_one_line(generated: Generated, tmp_path: Path) -> None:
-    env = {k: v for k, v in generated.env.items() if k != "PREFECT_API_URL"} | {"PREFECT_HOME": str(tmp_path)}
-    result = run_cli([*BACKFILL, "--dask-workers", "2"], env)
-    assert result.returncode == 1
-    assert result.stderr.startswith("analytics backfill: ") and "PREFECT_API_URL" in result.stderr and result.stderr.count("\n") == 1
+def test_dask_workers_without_prefect_api_url_report_to_the_commands_local_server(generated: Generated, tmp_path: Path) -> None:
+    # No PREFECT_API_URL: the command starts its local Prefect server (under ANALYTICS_HOME) and
+    # hands its address to the workers, which must not start servers of their own.
+    env = {k: v for k, v in generated.env.items() if k != "PREFECT_API_URL"} | {"ANALYTICS_HOME": str(tmp_path / "home")}
+    reset(generated.url)
+    try:
+        result = run_cli([*BACKFILL, "--dask-workers", "2"], env)
+        assert result.returncode == 0, result.stderr[-5000:]
+        local_api = run_cli(["prefect", "url", "--api"], env).stdout.strip()
+        assert local_api.startswith("http://127.0.0.1:") and local_api != generated.api_url
+        assert chunk_task_states(local_api) == ["COMPLETED"] * CHUNKS
+        assert table_rows(generated.url) == generated.expected
+    finally:
+        stopped = run_cli(["prefect", "stop"], env)
+        assert stopped.returncode == 0, stopped.stderr
 
 
 def test_a_scheduler_and_two_worker_processes_give_the_default_runners_rows(generated: Generated, tmp_path: Path) -> None:
