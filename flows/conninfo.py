@@ -109,7 +109,7 @@ def mask_url(url: str) -> str:
     """The connection string with every password replaced by ***, whatever its form, even malformed."""
     masked, last = [], 0
     for start, end in sorted(_secret_spans(url)):
-        if end <= last:
+        if end <= last or end <= start:  # an empty password hides nothing
             continue
         if start >= last:
             masked += [url[last:start], MASK]

@@ -44,6 +44,8 @@ from flows.settings import SettingsError, load_settings
         ("host=h password='unterminated secret dbname=d", "host=h password=***"),
         ("host='h password=secret", "host=***"),
         ("host=h passwordsecret", "host=h ***"),
+        # An empty password hides nothing: the embedded server's URL stays one a user can paste into psql.
+        ("postgresql://postgres:@/analytics?host=/tmp/pgdata", "postgresql://postgres:@/analytics?host=/tmp/pgdata"),
     ],
     ids=[
         "uri",
@@ -70,6 +72,7 @@ from flows.settings import SettingsError, load_settings
         "keywords-unterminated-quote",
         "keywords-quote-swallowing-password",
         "keywords-missing-equals",
+        "uri-empty-password",
     ],
 )
 def test_mask_url_hides_every_password(url: str, masked: str) -> None:
