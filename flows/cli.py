@@ -172,16 +172,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         figures = hourly(as_of=args.as_of, lookback_hours=args.lookback_hours)
     else:
         figures = daily(as_of=args.as_of)
-    print(_format_figures(figures))
+    print(_format_figures(figures, settings.timezone))
     return 0
 
 
-def _format_figures(figures: dict) -> str:
-    rejected = ", ".join(f"{k} {v}" for k, v in figures.get("rows_rejected", {}).items())
-    written = ", ".join(f"{k} {v}" for k, v in figures.get("rows_written", {}).items())
+def _format_figures(figures: dict, timezone_name: str) -> str:
+    """The run's figures in one line, as a person reads them (local window, counts in words)."""
+    from flows.report import describe_counts
+    from flows.windows import Window
+
+    window = Window(datetime.fromisoformat(figures["window_start"]), datetime.fromisoformat(figures["window_end"]), timezone_name)
     return (
-        f"window {figures['window_start']} → {figures['window_end']}: read {figures['rows_read']:,} rows, "
-        f"rejected {rejected}, bots {figures['bot_rows']:,}, items {figures['items_touched']}, written {written}"
+        f"{window.label('range')}: read {figures['rows_read']:,} rows, rejected {describe_counts(figures.get('rows_rejected', {}))}, "
+        f"bots {figures['bot_rows']:,}, items {figures['items_touched']:,}, rows written: {describe_counts(figures.get('rows_written', {}))}"
     )
 
 

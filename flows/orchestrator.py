@@ -96,6 +96,13 @@ def ensure_prefect_api(settings: Settings, environ: MutableMapping[str, str] | N
                 "start that server, or unset PREFECT_API_URL to use a local one started on demand"
             )
         return explicit
+    if "prefect.settings" in sys.modules:
+        # Prefect is loaded and configured in this process already (a test harness, or code that
+        # set its API): that server wins, and no local one is started beside it.
+        from prefect.settings import PREFECT_API_URL
+
+        if PREFECT_API_URL.value():
+            return str(PREFECT_API_URL.value())
     server = start_local_server(settings)
     env["PREFECT_API_URL"] = server.api_url
     # Prefect reads its settings once, when prefect.context is first imported; if that has

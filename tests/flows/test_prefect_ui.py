@@ -153,3 +153,14 @@ def test_the_hourly_run_is_named_after_its_whole_window_with_a_readable_report(s
         assert re.fullmatch(r"[\d,]+", row["views"]) and re.fullmatch(r"(\d+%)?", row["bounce"])
     views = [int(row["views"].replace(",", "")) for row in rows]
     assert views == sorted(views, reverse=True)
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_the_cli_prints_the_run_as_a_person_reads_it(sampled: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from flows.cli import main
+
+    assert main(["run", "hourly", "--as-of", "2026-10-26T11:05:00Z", "--lookback-hours", "3"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("2026-10-26 08:00 → 12:00 Europe/Paris: read "), line
+    assert_readable([line])
+    assert "_" not in line, line  # reasons and period types in words, not as dict keys
