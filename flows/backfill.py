@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import os
@@ -18,17 +19,19 @@ from prefect.futures import as_completed
 from prefect.runtime import flow_run, task_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.archive import months_overlapping, partition_files
 from flows.check import guard_all_time_state
 from flows.database import connect
 from flows.extract import extract_with_visit_context
 from flows.load import LoadReport, analytics_transaction, rebuild_all_time, refresh_summaries, roll_up, write_window
-from flows.parameters import BACKFILL_PERIODS, check_chunk_days, validate_backfill
+from flows.parameters import BACKFILL_PERIODS, MAX_CHUNK_DAYS, check_chunk_days, validate_backfill
 from flows.parameters import BackfillError as BackfillError
 from flows.parameters import parse_chunk as parse_chunk
 from flows.report import describe_counts
 from flows.settings import Settings, SettingsError, load_settings
 from flows.sql import load_sql
 from flows.windows import Window, day_window
+from transforms.chunks import plan_chunks
 from transforms.periods import month_first
 from transforms.pipeline import compute_hours
 
@@ -40,6 +43,52 @@ def day_chunks(start: date, end: date, chunk_days: int, timezone_name: str) -> I
         days = min(chunk_days, (end - day).days)
         yield day_window(day, timezone_name, days)
         day += timedelta(days=days)
+
+
+def pending_days(start: date, end: date, timezone_name: str, done: dict[str, dict]) -> list[date]:
+    """The local days of [start, end) that no chunk already done covers."""
+    covered = sorted(
+        (datetime.fromisoformat(figures.get("chunk_start", key)), datetime.fromisoformat(figures["chunk_end"]))
+        for key, figures in done.items()
+        if figures.get("chunk_end")
+    )
+    starts = [lo for lo, _ in covered]
+    pending = []
+    day = start
+    while day < end:
+        window = day_window(day, timezone_name)
+        # The last done chunk starting at or before the day's start is the only one that can cover it.
+        at = bisect.bisect_right(starts, window.start) - 1
+        if at < 0 or covered[at][1] < window.end:
+            pending.append(day)
+        day += timedelta(days=1)
+    return pending
+
+
+def plan_backfill_chunks(
+    url: str, settings: Settings, start: date, end: date, chunk_days: int | None, done: dict[str, dict]
+) -> list[Window]:
+    """The chunks still to compute: `chunk_days` days each, or with chunk_days None as many
+    consecutive days as hold about ANALYTICS_CHUNK_ROWS raw rows (a day in an archived month is a
+    chunk of its own: its rows are not in the table to be counted)."""
+    days = pending_days(start, end, settings.timezone, done)
+    if not days:
+        return []
+    if chunk_days is not None:
+        planned = plan_chunks(days, {}, max_rows=0, max_days=chunk_days)
+    else:
+        first, last = day_window(days[0], settings.timezone), day_window(days[-1], settings.timezone)
+        params = {"timezone": settings.timezone, "start": first.start, "end": last.end}
+        with connect(url, settings) as conn:
+            rows_per_day = dict(conn.execute(load_sql("count_rows_per_day"), params).fetchall())
+        archived = {month for month in months_overlapping(first.start, last.end) if partition_files(settings.archive_root, month)}
+        single = [day for day in days if archived & set(_months_of(day_window(day, settings.timezone)))]
+        planned = plan_chunks(days, rows_per_day, max_rows=settings.chunk_rows, max_days=MAX_CHUNK_DAYS, single_days=single)
+    return [day_window(first_day, settings.timezone, length) for first_day, length in planned]
+
+
+def _months_of(window: Window) -> list[str]:
+    return months_overlapping(window.start, window.end)
 
 
 def month_windows(start: date, end: date, timezone_name: str) -> Iterator[Window]:
@@ -325,7 +374,7 @@ def run_backfill(
     end: date,
     period_types: list[str] = list(BACKFILL_PERIODS),  # noqa: B006 - Prefect shows the default in the run form
     event_ids: list[str] | None = None,
-    chunk_days: int = 1,
+    chunk_days: int | None = None,
     restart: bool = False,
     rebuild_all_time: bool = False,
 ) -> dict:
@@ -339,7 +388,7 @@ def run_backfill(
         end: Local day after the last one: exclusive, so 2026-10-01 ends the range with 2026-09-30.
         period_types: Which of hour, day, week and month to write; weeks and months are recomputed whole.
         event_ids: Only these items (UUIDs); empty for all items.
-        chunk_days: Local days per chunk; each chunk is one task and one transaction.
+        chunk_days: Local days per chunk; empty for as many days as hold about ANALYTICS_CHUNK_ROWS raw rows (default 300,000). Each chunk is one task and one transaction.
         restart: Start over instead of resuming an unfinished backfill with the same parameters.
         rebuild_all_time: Recompute the touched items' all-time rows from all their hour rows instead of moving them by deltas (repairs all-time state changed by hand; slower).
     """
@@ -367,14 +416,13 @@ def run_backfill(
             "%d items' all-time state disagreed with their hours and visitor state; recomputing them from nothing", len(hand_edited)
         )
     backfill_id, done = open_backfill(url, settings, parameters, restart)
-    chunks = list(day_chunks(start, end, chunk_days, settings.timezone))
-    pending = [chunk for chunk in chunks if chunk.start.isoformat() not in done]
-    logger.info(
-        "backfill %s → %s: %d chunks of %d day(s), %d already done", start, end, len(chunks), chunk_days, len(chunks) - len(pending)
-    )
+    pending = plan_backfill_chunks(url, settings, start, end, chunk_days, done)
+    chunks = [*done.values(), *pending]
+    size = f"{chunk_days} day(s)" if chunk_days else f"up to {settings.chunk_rows:,} rows (ANALYTICS_CHUNK_ROWS)"
+    logger.info("backfill %s → %s: %d chunks of %s, %d already done", start, end, len(chunks), size, len(done))
 
     progress_id = create_progress_artifact(
-        progress=100.0 * (len(chunks) - len(pending)) / len(chunks), key="backfill-progress", description=f"backfill {start} → {end}"
+        progress=100.0 * len(done) / max(len(chunks), 1), key="backfill-progress", description=f"backfill {start} → {end}"
     )
     results: list[dict] = list(done.values())
     # Weeks and months are summed from days, so asking for either recomputes the days too.

@@ -232,9 +232,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         )
         return 0
     days = (args.end - args.start).days
-    print(
-        f"backfill {args.start} → {args.end} ({settings.timezone}): {days:,} days in {-(-days // chunk_days):,} chunks of {chunk_days} day(s)"
-    )
+    chunks = f"{-(-days // chunk_days):,} chunks of {chunk_days} day(s)" if chunk_days else f"chunks of up to {settings.chunk_rows:,} rows"
+    print(f"backfill {args.start} → {args.end} ({settings.timezone}): {days:,} days in {chunks}")
     ensure_orchestrator(settings)
     from flows.backfill import add_progress_listener, backfill
 
@@ -490,7 +489,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backfill.add_argument("--period", default="hour,day,week,month", help="comma-separated period types (default hour,day,week,month)")
     backfill.add_argument("--event", nargs="+", metavar="UUID", default=None, help="only these items (default: all)")
-    backfill.add_argument("--chunk", default="1d", help="days per chunk, e.g. 1d or 7d (default 1d)")
+    backfill.add_argument(
+        "--chunk",
+        default="auto",
+        help="days per chunk, e.g. 1d or 7d; auto (the default) sizes chunks by their rows (ANALYTICS_CHUNK_ROWS)",
+    )
     backfill.add_argument("--restart", action="store_true", help="start over instead of resuming an unfinished backfill")
     backfill.add_argument(
         "--rebuild-all-time",

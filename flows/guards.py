@@ -44,11 +44,24 @@ def note_summaries(items: Iterable[str]) -> None:
         written.summary_items.update(items)
 
 
+def merge_spans(spans: Iterable[tuple[str, datetime, datetime]]) -> list[tuple[str, datetime, datetime]]:
+    """The same spans with those of one period type that overlap or touch joined, so that the guard
+    reads every written row once."""
+    merged: list[tuple[str, datetime, datetime]] = []
+    for period_type, start, end in sorted(spans):
+        if merged and merged[-1][0] == period_type and start <= merged[-1][2]:
+            merged[-1] = (period_type, merged[-1][1], max(end, merged[-1][2]))
+        else:
+            merged.append((period_type, start, end))
+    return merged
+
+
 def verify_written(conn: psycopg.Connection, written: WrittenRows) -> None:
     """Raise InvariantBroken, naming the item and the invariant, if the written rows break one."""
     if not written.items and not written.summary_items:
         return
-    types, starts, ends = (list(column) for column in zip(*written.spans, strict=True)) if written.spans else ([], [], [])
+    spans = merge_spans(written.spans)
+    types, starts, ends = (list(column) for column in zip(*spans, strict=True)) if spans else ([], [], [])
     params = {
         "types": types,
         "starts": starts,

@@ -20,7 +20,15 @@ from transforms.breakdowns import attach_breakdown_json
 from transforms.metrics import BREAKDOWNS, PERIOD_METRICS, VISITOR_HOURS
 from transforms.periods import ALL_TIME_START, build_calendar, local_date
 from transforms.pipeline import HourResult
-from transforms.rollups import ALL_TIME_FACTS, advance_all_time, complete_all_time, roll_up_periods
+from transforms.rollups import (
+    ALL_TIME_FACTS,
+    advance_all_time,
+    complete_all_time,
+    period_spans,
+    roll_up_periods,
+    sum_periods,
+    with_uniques,
+)
 from transforms.summary import ROLLING_WINDOWS, SUMMARY, add_ratios, as_of_hour, summarise_items
 from transforms.text import without_nul
 
@@ -28,6 +36,8 @@ PERIOD_KEYS = ["event_id", "period_type", "period_start"]
 # all_time rows all start at ALL_TIME_START: reading the periods starting in this span reads them.
 ALL_TIME_SPAN = (ALL_TIME_START, ALL_TIME_START + timedelta(days=1))
 VIEW_BOUNDS = pl.Schema({name: dtype for name, dtype in ALL_TIME_FACTS.items() if name != "unique_views_count"})
+PERIOD_UNIQUES = pl.Schema({"event_id": pl.String, "period_start": PERIOD_METRICS["period_start"], "unique_views_count": pl.Int64})
+RECENT_UNIQUES = pl.Schema({"event_id": pl.String, **{f"unique_views_{suffix}": pl.Int64 for suffix in ROLLING_WINDOWS}})
 STAGE_PERIOD_COLUMNS = [
     *PERIOD_METRICS.names(),
     "avg_time_on_page_seconds",
@@ -221,14 +231,29 @@ def roll_up(
         if computed is not None and computed[1] <= start and end <= computed[2]:
             result = computed[0]
             hours, hour_breakdowns, visitor_hours = result.hours, result.breakdowns, result.visitor_hours
+            periods, breakdowns = roll_up_periods(hours, hour_breakdowns, visitor_hours, period_type, timezone_name)
         else:
-            # Weeks and months are sums of days, 24 times fewer rows than hours: whoever rolls them up
-            # rolls up their days first (the daily flow in the same transaction, a backfill in its chunks).
-            source = "day" if period_type in ("week", "month") else "hour"
-            hours, hour_breakdowns = read_periods(conn, source, start, end, items)
-            visitor_hours = read_frame(conn, "read_visitor_hours", {"start": start, "end": end, "items": items}, VISITOR_HOURS)
-        periods, breakdowns = roll_up_periods(hours, hour_breakdowns, visitor_hours, period_type, timezone_name)
+            periods, breakdowns = roll_up_stored(conn, hour_starts, items, period_type, timezone_name)
         write_periods(conn, periods, breakdowns, period_type, start, end, items, report)
+
+
+def roll_up_stored(
+    conn: psycopg.Connection, hour_starts: pl.Series, items: list[str], period_type: str, timezone_name: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Period rows and breakdowns of `items` for the periods containing the hours, from the stored
+    rows: the additive columns from the source rows, breakdowns and uniques summed and counted by
+    the database (a visitor-hour or breakdown key read one by one costs more than counting it there)."""
+    # Weeks and months are sums of days, 24 times fewer rows than hours: whoever rolls them up
+    # rolls up their days first (the daily flow in the same transaction, a backfill in its chunks).
+    source = "day" if period_type in ("week", "month") else "hour"
+    spans = period_spans(hour_starts, period_type, timezone_name)
+    start, end = spans["period_start"].min(), spans["period_end"].max()
+    rows = read_frame(conn, "read_period_rows", {"period_type": source, "start": start, "end": end, "items": items}, PERIOD_METRICS)
+    bounds = {"starts": spans["period_start"].to_list(), "ends": spans["period_end"].to_list(), "items": items}
+    uniques = read_frame(conn, "count_period_visitors", bounds, PERIOD_UNIQUES)
+    breakdowns = read_frame(conn, "sum_period_breakdowns", {**bounds, "period_type": period_type, "source_type": source}, BREAKDOWNS)
+    periods = with_uniques(sum_periods(rows, period_type, timezone_name), uniques, period_type)
+    return periods, breakdowns.sort("event_id", "period_start", "dimension", "key")
 
 
 def refresh_summaries(conn: psycopg.Connection, items: list[str], as_of: datetime, timezone_name: str, report: LoadReport) -> None:
@@ -241,9 +266,12 @@ def refresh_summaries(conn: psycopg.Connection, items: list[str], as_of: datetim
     far_start, far_end = ALL_TIME_SPAN
     all_time, all_time_breakdowns = read_periods(conn, "all_time", far_start, far_end, targets)
     longest = max(ROLLING_WINDOWS.values())
-    recent_hours, _ = read_periods(conn, "hour", end - longest, end, targets)
-    recent_visitors = read_frame(conn, "read_visitor_hours", {"start": end - longest, "end": end, "items": targets}, VISITOR_HOURS)
-    summary = summarise_items(all_time, all_time_breakdowns, recent_hours, recent_visitors, as_of, timezone_name)
+    hour_params = {"period_type": "hour", "start": end - longest, "end": end, "items": targets}
+    recent_hours = read_frame(conn, "read_period_rows", hour_params, PERIOD_METRICS)
+    windows = {f"start_{suffix}": end - length for suffix, length in ROLLING_WINDOWS.items()}
+    recent_uniques = read_frame(conn, "count_recent_visitors", {**windows, "end": end, "items": targets}, RECENT_UNIQUES)
+    no_visitor_hours = pl.DataFrame(schema=VISITOR_HOURS)
+    summary = summarise_items(all_time, all_time_breakdowns, recent_hours, no_visitor_hours, as_of, timezone_name, recent_uniques)
     keyed = attach_breakdown_json(summary, all_time_breakdowns.drop("period_type", "period_start"), ["event_id"])
     conn.execute("truncate stage_summary")
     copy_frame(conn, "stage_summary", keyed.select(*SUMMARY.names(), "traffic_sources", "device_types"))

@@ -72,19 +72,23 @@ def check_lookback_hours(hours: int, run: str, name: str = "lookback_hours") -> 
     return hours
 
 
-def check_chunk_days(days: int, name: str = "chunk_days") -> int:
-    if not 1 <= days <= MAX_CHUNK_DAYS:
+def check_chunk_days(days: int | None, name: str = "chunk_days") -> int | None:
+    """Days per chunk, or None for chunks sized by their rows (ANALYTICS_CHUNK_ROWS)."""
+    if days is not None and not 1 <= days <= MAX_CHUNK_DAYS:
         raise BackfillError(
-            f"backfill: {name} {days} is outside 1..{MAX_CHUNK_DAYS} days (a chunk's raw rows are held in memory at once); pass e.g. 1 or 7"
+            f"backfill: {name} {days} is outside 1..{MAX_CHUNK_DAYS} days (a chunk's raw rows are held in memory at once); "
+            "pass e.g. 1 or 7, or leave it empty for chunks sized by their rows"
         )
     return days
 
 
-def parse_chunk(text: str) -> int:
-    """'1d', '7d' or '7' to a number of days."""
+def parse_chunk(text: str) -> int | None:
+    """'auto' to None (chunks sized by their rows); '1d', '7d' or '7' to a number of days."""
+    if text.strip().lower() == "auto":
+        return None
     digits = text.strip().lower().removesuffix("d")
     if not digits.isdigit() or int(digits) < 1:
-        raise BackfillError(f"backfill: chunk {text!r} is not a number of days; pass e.g. 1d or 7d")
+        raise BackfillError(f"backfill: chunk {text!r} is not a number of days nor auto; pass e.g. auto, 1d or 7d")
     return check_chunk_days(int(digits), "chunk")
 
 

@@ -33,6 +33,8 @@ class Settings:
     anonymise_after_days: int = 30
     archive_root: Path = field(default_factory=lambda: PROJECT_ROOT / "data" / "archive")
     backfill_workers: int = 2
+    # Raw rows a backfill chunk holds at most when its size is automatic (`--chunk auto`, the default).
+    chunk_rows: int = 300_000
     # May hold a password, like database_url: never in a repr, a log line or a Prefect state.
     redis_url: str | None = field(default=None, repr=False)
 
@@ -56,6 +58,8 @@ SETTING_RANGES: dict[str, tuple[int, int, str, str]] = {
     "ANALYTICS_RETENTION_DAYS": (1, 36_500, "days", "a century"),
     "ANALYTICS_ANONYMISE_AFTER_DAYS": (1, 36_500, "days", "a century"),
     "ANALYTICS_BACKFILL_WORKERS": (1, 64, "threads", "more would only queue on the database's write lock"),
+    # A chunk's rows are held in memory at once, with every frame computed from them (about 2 KB a row).
+    "ANALYTICS_CHUNK_ROWS": (1_000, 5_000_000, "rows", "a chunk's rows and what is computed from them are held in memory at once"),
 }
 
 
@@ -134,6 +138,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         if env.get("ANALYTICS_ARCHIVE_ROOT")
         else defaults.archive_root,
         backfill_workers=_int_setting(env, "ANALYTICS_BACKFILL_WORKERS", defaults.backfill_workers),
+        chunk_rows=_int_setting(env, "ANALYTICS_CHUNK_ROWS", defaults.chunk_rows),
         redis_url=env.get("REDIS_URL") or None,
         # Last, being the slow checks: libpq parses the URL, Polars checks the zone.
         database_url=validate_database_url(env["DATABASE_URL"]) if env.get("DATABASE_URL") else None,

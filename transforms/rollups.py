@@ -32,27 +32,48 @@ def roll_up_periods(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Period rows and breakdowns of one type from every hour row (or every day row, for weeks and
     months) of the periods they cover; uniques always from visitor-hours."""
+    periods = with_uniques(
+        sum_periods(hours, period_type, timezone_name), count_uniques(visitor_hours, period_type, timezone_name), period_type
+    )
+    return periods, sum_breakdowns(hour_breakdowns, period_type, timezone_name)
+
+
+def sum_periods(rows: pl.DataFrame, period_type: str, timezone_name: str) -> pl.DataFrame:
+    """Additive columns, first and last view of each period of `period_type` containing the rows
+    (hour rows, or day rows for weeks and months), keyed by event_id, period_start, period_end."""
     keys = ["event_id", "period_start", "period_end"]
-    placed = period_bounds(hours.drop("period_end").rename({"period_start": "_hour"}), period_type, timezone_name, "_hour")
-    sums = placed.group_by(keys).agg(
+    placed = period_bounds(rows.drop("period_end").rename({"period_start": "_hour"}), period_type, timezone_name, "_hour")
+    return placed.group_by(keys).agg(
         *[pl.col(c).sum() for c in ADDITIVE_COLUMNS],
         pl.col("first_view_at").min(),
         pl.col("last_view_at").max(),
     )
-    uniques = (
+
+
+def count_uniques(visitor_hours: pl.DataFrame, period_type: str, timezone_name: str) -> pl.DataFrame:
+    """Exact unique visitors of each (item, period of `period_type`) from visitor-hours."""
+    return (
         period_bounds(visitor_hours, period_type, timezone_name, "hour_start")
         .group_by("event_id", "period_start")
         .agg(pl.col("visitor_key").n_unique().cast(pl.Int64).alias("unique_views_count"))
     )
-    periods = (
-        sums.join(uniques, on=["event_id", "period_start"], how="left")
+
+
+def with_uniques(sums: pl.DataFrame, uniques: pl.DataFrame, period_type: str) -> pl.DataFrame:
+    """Period rows of `period_type` from sum_periods and unique counts keyed by event_id, period_start."""
+    return (
+        sums.join(uniques.select("event_id", "period_start", "unique_views_count"), on=["event_id", "period_start"], how="left")
         .with_columns(pl.lit(period_type).alias("period_type"), pl.col("unique_views_count").fill_null(0))
         .select(PERIOD_METRICS.names())
         .cast(PERIOD_METRICS)
         .sort("event_id", "period_start")
     )
-    breakdowns = (
-        period_bounds(hour_breakdowns.rename({"period_start": "_hour"}), period_type, timezone_name, "_hour")
+
+
+def sum_breakdowns(breakdowns: pl.DataFrame, period_type: str, timezone_name: str) -> pl.DataFrame:
+    """Breakdown rows of the periods of `period_type` containing the given (hour or day) breakdown rows."""
+    return (
+        period_bounds(breakdowns.rename({"period_start": "_hour"}), period_type, timezone_name, "_hour")
         .group_by("event_id", "period_start", "dimension", "key")
         .agg(pl.col("views").sum())
         .with_columns(pl.lit(period_type).alias("period_type"))
@@ -60,7 +81,12 @@ def roll_up_periods(
         .cast(BREAKDOWNS)
         .sort("event_id", "period_start", "dimension", "key")
     )
-    return periods, breakdowns
+
+
+def period_spans(hour_starts: pl.Series, period_type: str, timezone_name: str) -> pl.DataFrame:
+    """The distinct periods of `period_type` (period_start, period_end) containing the given hours."""
+    frame = hour_starts.to_frame("hour_start")
+    return period_bounds(frame, period_type, timezone_name).select("period_start", "period_end").unique().sort("period_start")
 
 
 def histogram_breakdowns(hours: pl.DataFrame, timezone_name: str) -> pl.DataFrame:

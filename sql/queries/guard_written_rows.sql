@@ -3,12 +3,21 @@
 -- One row per violation: item, period type, period start, invariant.
 with spans as (
     select * from unnest(%(types)s::text[], %(starts)s::timestamptz[], %(ends)s::timestamptz[]) as s (period_type, span_start, span_end)
-), written as (
-    select distinct a.*
+), written as materialized (
+    -- The spans of one type never overlap (flows/guards.py merges them), so no row is read twice.
+    select a.*
     from spans s
     join event_analytics a
       on a.period_type = s.period_type and a.period_start >= s.span_start and a.period_start < s.span_end
     where a.event_id = any(%(items)s::uuid[])
+), hour_visitors as (
+    -- Visitor-hours counted per hour in one grouped scan, not one lookup per hour row.
+    select v.event_id, v.hour_start, count(*) as visitors
+    from spans s
+    join event_analytics_visitor_hours v
+      on s.period_type = 'hour' and v.hour_start >= s.span_start and v.hour_start < s.span_end
+    where v.event_id = any(%(items)s::uuid[])
+    group by v.event_id, v.hour_start
 )
 select event_id::text, period_type, period_start, 'unique views at most views, bounce rate in [0, 1], no negative count' as invariant
 from written
@@ -19,15 +28,14 @@ where unique_views_count > views_count
 union all
 select event_id::text, period_type, period_start, 'traffic sources and device types add up to views'
 from written w
-where (select sum(value::numeric) from jsonb_each_text(w.traffic_sources)) is distinct from nullif(w.views_count, 0)
-   or (select sum(value::numeric) from jsonb_each_text(w.device_types)) is distinct from nullif(w.views_count, 0)
+where (select sum(case when jsonb_typeof(value) = 'number' then value::numeric end) from jsonb_each(w.traffic_sources)) is distinct from nullif(w.views_count, 0)
+   or (select sum(case when jsonb_typeof(value) = 'number' then value::numeric end) from jsonb_each(w.device_types)) is distinct from nullif(w.views_count, 0)
 union all
-select event_id::text, period_type, period_start, 'hour unique views equal its visitor-hours'
+select w.event_id::text, w.period_type, w.period_start, 'hour unique views equal its visitor-hours'
 from written w
+left join hour_visitors c on c.event_id = w.event_id and c.hour_start = w.period_start
 where w.period_type = 'hour'
-  and w.unique_views_count <> (
-      select count(*) from event_analytics_visitor_hours v where v.event_id = w.event_id and v.hour_start = w.period_start
-  )
+  and w.unique_views_count <> coalesce(c.visitors, 0)
 union all
 select w.event_id::text, w.period_type, w.period_start, 'counts equal the sums of the period''s hours'
 from written w

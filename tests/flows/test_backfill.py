@@ -49,7 +49,7 @@ def reset(url: str) -> None:
 
 
 @pytest.mark.usefixtures("prefect_server")
-def test_chunk_sizes_and_hourly_runs_give_identical_rows(sampled: str) -> None:
+def test_chunk_sizes_and_hourly_runs_give_identical_rows(sampled: str, monkeypatch: pytest.MonkeyPatch) -> None:
     backfill(start=FIRST, end=LAST, chunk_days=1)
     by_day = rows_of(sampled)
     assert len(by_day["periods"]) > 500
@@ -58,6 +58,12 @@ def test_chunk_sizes_and_hourly_runs_give_identical_rows(sampled: str) -> None:
         report = backfill(start=FIRST, end=LAST, chunk_days=chunk_days)
         assert report["chunks"] == -(-7 // chunk_days)
         assert rows_of(sampled) == by_day, f"{chunk_days}-day chunks"
+    # Chunks sized by their rows (the default): 8,000 rows over 8 days, at most 2,500 rows a chunk.
+    reset(sampled)
+    monkeypatch.setenv("ANALYTICS_CHUNK_ROWS", "2500")
+    report = backfill(start=FIRST, end=LAST)
+    assert 3 <= report["chunks"] <= 7, report["chunks"]
+    assert rows_of(sampled) == by_day, "chunks sized by rows"
 
     reset(sampled)
     # Hourly runs over every local hour of the range, a local day per run through the lookback.
