@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import json
 import os
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, timedelta
 
@@ -22,18 +22,17 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.archive import months_overlapping, partition_files
 from flows.check import guard_all_time_state
 from flows.database import connect
-from flows.extract import extract_with_visit_context
-from flows.load import LoadReport, analytics_transaction, rebuild_all_time, refresh_summaries, roll_up, write_window
+from flows.load import LoadReport, analytics_transaction, rebuild_all_time, refresh_summaries, roll_up
 from flows.parameters import BACKFILL_PERIODS, MAX_CHUNK_DAYS, check_chunk_days, validate_backfill
 from flows.parameters import BackfillError as BackfillError
 from flows.parameters import parse_chunk as parse_chunk
 from flows.report import describe_counts
 from flows.settings import Settings, SettingsError, load_settings
 from flows.sql import load_sql
+from flows.window import WindowReport, process_window
 from flows.windows import Window, day_window
 from transforms.chunks import plan_chunks
 from transforms.periods import month_first
-from transforms.pipeline import compute_hours
 
 
 def day_chunks(start: date, end: date, chunk_days: int, timezone_name: str) -> Iterator[Window]:
@@ -170,49 +169,31 @@ def _chunk_run_name() -> str:
 def recompute_chunk(
     url: str, settings: Settings, window: Window, roll_up_types: list[str], scope: list[str] | None, backfill_id: str
 ) -> dict:
-    """Recompute one chunk of local days and record it as done, with where its time went, in the same transaction."""
-    from flows.runs import VISIT_CONTEXT, metric_config
-
+    """Recompute one chunk of local days (flows/window.py) and record it as done, with where its time
+    went, in the same transaction."""
     started = time.perf_counter()
-    config = metric_config(settings)
-    raw, _ = extract_with_visit_context(url, settings, window.start, window.end, VISIT_CONTEXT, config)
-    extracted = time.perf_counter()
-    result = compute_hours(raw, window.start, window.end, config)
-    computed = time.perf_counter()
-    figures = {
-        "chunk_start": window.start.isoformat(),
-        "chunk_end": window.end.isoformat(),
-        **{k: v for k, v in result.report.items() if k != "items"},
-        "extract_seconds": round(extracted - started, 3),
-        "compute_seconds": round(computed - extracted, 3),
-    }
 
-    def record(conn, loaded: LoadReport) -> None:
-        figures.update(
-            rows_written=loaded.rows_written,
-            items=loaded.items,
-            lock_wait_seconds=round(loaded.lock_wait_seconds, 3),
-            write_seconds=round(time.perf_counter() - computed - loaded.lock_wait_seconds, 3),
-        )
+    def figures_of(report: WindowReport) -> dict:
+        return {
+            "chunk_start": window.start.isoformat(),
+            "chunk_end": window.end.isoformat(),
+            "rows_read": report.rows_read,
+            "rows_rejected": report.rows_rejected,
+            "bot_rows": report.bot_rows,
+            "rows_counted": report.rows_counted,
+            "rows_written": report.rows_written,
+            "items": report.items,
+            **{f"{stage}_seconds": round(value, 3) for stage, value in report.seconds.items()},
+        }
+
+    def record(conn, report: WindowReport) -> None:
         conn.execute(
             load_sql("record_completed_chunk"),
-            {"backfill_id": backfill_id, "chunk_start": window.start, "chunk_end": window.end, "figures": json.dumps(figures)},
+            {"backfill_id": backfill_id, "chunk_start": window.start, "chunk_end": window.end, "figures": json.dumps(figures_of(report))},
         )
 
-    with connect(url, settings) as conn:
-        loaded = write_window(
-            conn,
-            result,
-            window.start,
-            window.end,
-            timezone_name=settings.timezone,
-            roll_up_types=roll_up_types,
-            as_of=None,
-            scope=scope,
-            record=record,
-        )
-    figures.update(rows_written=loaded.rows_written, items=loaded.items, seconds=round(time.perf_counter() - started, 3))
-    return figures
+    report = process_window(url, settings, window, roll_up_types=roll_up_types, as_of=None, scope=scope, record=record)
+    return {**figures_of(report), "seconds": round(time.perf_counter() - started, 3)}
 
 
 # The task wraps a function this module names, so that Dask workers unpickle it by importing this
@@ -436,24 +417,22 @@ def run_backfill(
         for listener in list(_progress_listeners):
             listener(len(results), len(chunks), figures)
 
-    touched = sorted({item for figures in results for item in figures.get("items", [])} | set(items or []) | set(hand_edited))
+    whole = day_window(start, settings.timezone, (end - start).days)
+    totals = functools.reduce(WindowReport.merge, (WindowReport.from_chunk(f, settings.timezone) for f in results), WindowReport(whole))
+    touched = sorted(set(totals.items) | set(items or []) | set(hand_edited))
     finished = finish_backfill(url, settings, start, end, touched, periods, scheduled_as_of(), backfill_id, rebuild_all_time)
-    written, rejected = Counter(), Counter()
-    for figures in results:
-        written.update(figures.get("rows_written", {}))
-        rejected.update(figures.get("rows_rejected", {}))
-    written.update(finished)
+    totals = totals.merge(WindowReport(whole, rows_written=finished))
     report = {
         "start": str(start),
         "end": str(end),
         "timezone": settings.timezone,
         "chunks": len(chunks),
         "chunks_resumed": len(chunks) - len(pending),
-        "rows_read": sum(f.get("rows_read", 0) for f in results),
-        "rows_rejected": dict(rejected),
-        "bot_rows": sum(f.get("bot_rows", 0) for f in results),
+        "rows_read": totals.rows_read,
+        "rows_rejected": totals.rows_rejected,
+        "bot_rows": totals.bot_rows,
         "items_touched": len(touched),
-        "rows_written": dict(written),
+        "rows_written": totals.rows_written,
         "seconds": time.perf_counter() - started,
     }
     create_markdown_artifact(

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import polars as pl
 import psycopg
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from flows.database import connect
-from flows.load import LoadReport, write_window
 from flows.settings import Settings
 from flows.sql import load_sql
+from flows.window import WindowReport, process_window
 from flows.windows import Window
 from transforms.lateness import late_local_hours, local_hour_of, recompute_windows
-from transforms.pipeline import HourResult, MetricConfig, compute_hours
 
 # Hours recomputed per hourly run at most (before their neighbours are added); the rest wait for the next run.
 MAX_LATE_HOURS_PER_RUN = 48
@@ -66,24 +63,18 @@ def take_late_hours(url: str, settings: Settings, covered: Window, taken_at: dat
     return [row[0].astimezone(UTC) for row in rows], (rows[0][1] if rows else 0), (in_window[0], in_window[1])
 
 
-@task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=1800, cache_policy=NO_CACHE)
-def load_late_window(url: str, result: HourResult, window: Window, settings: Settings, as_of: datetime, taken_at: datetime) -> LoadReport:
-    """Write a late window like any other, taking its hours off the queue in the same transaction."""
+def recompute_late_window(url: str, settings: Settings, window: Window, as_of: datetime, taken_at: datetime) -> WindowReport:
+    """Recompute a late window like any other (flows/window.py), taking its hours off the queue in the same transaction."""
 
-    def unqueue(conn: psycopg.Connection, _: LoadReport) -> None:
+    def unqueue(conn: psycopg.Connection, _: WindowReport) -> None:
         conn.execute(load_sql("delete_late_hours"), {"start": window.start, "end": window.end, "taken_at": taken_at})
 
-    with connect(url, settings) as conn:
-        return write_window(
-            conn,
-            result,
-            window.start,
-            window.end,
-            timezone_name=settings.timezone,
-            roll_up_types=["day", "week", "month"],
-            as_of=as_of,
-            record=unqueue,
-        )
+    return process_window(url, settings, window, roll_up_types=["day", "week", "month"], as_of=as_of, record=unqueue)
+
+
+late_window_task = task(name="late_window", retries=2, retry_delay_seconds=[5, 30], timeout_seconds=1800, cache_policy=NO_CACHE)(
+    recompute_late_window
+)
 
 
 def catch_up_late_rows(
@@ -92,12 +83,9 @@ def catch_up_late_rows(
     window: Window,
     as_of: datetime,
     found: dict[str, Any],
-    extract: Callable[[str, Window, Settings], pl.DataFrame],
-    config: MetricConfig,
 ) -> tuple[dict[str, Any], list[str]]:
     """Recompute the queued late hours outside the run's window (hours, then their days, weeks, months,
-    all-time rows and summaries), a contiguous window per transaction that also takes them off the queue;
-    `extract` reads a window's raw rows with their visit context, as the run's own window is read."""
+    all-time rows and summaries), a contiguous window per transaction that also takes them off the queue."""
     queued_at = found["queued_at"]
     hours, pending, (window_hours, window_rows) = take_late_hours(url, settings, window, queued_at)
     neighbours = math.ceil(settings.visit_gap_minutes / 60)
@@ -112,10 +100,9 @@ def catch_up_late_rows(
     items: set[str] = set()
     for start, end in recompute_windows(hours, neighbours):
         late_window = Window(start, end, settings.timezone)
-        result = compute_hours(extract(url, late_window, settings), start, end, config)
-        loaded = load_late_window(url, result, late_window, settings, as_of, queued_at)
+        loaded = late_window_task(url, settings, late_window, as_of, queued_at)
         figures["late_windows"].append(
-            {"window": late_window.label("range"), "rows_read": result.report["rows_read"], "items_touched": len(loaded.items)}
+            {"window": late_window.label("range"), "rows_read": loaded.rows_read, "items_touched": len(loaded.items)}
         )
         items.update(loaded.items)
     figures["late_hours_left"] = pending - len(hours)

@@ -156,7 +156,10 @@ def replace_hours(
 ) -> list[str]:
     """Replace the hour rows and visitor-hours in [start, end) of `scope` (all items when None),
     keeping all_time rows exact; return the items touched. `result` holds only `scope`'s items."""
-    old_hours, old_breakdowns = read_periods(conn, "hour", start, end, scope)
+    # The replaced rows' breakdowns matter only summed per item (all-time deltas): summed by the database.
+    replaced = {"period_type": "hour", "start": start, "end": end, "items": list(scope) if scope is not None else None}
+    old_hours = read_frame(conn, "read_period_rows", replaced, PERIOD_METRICS)
+    old_breakdowns = read_frame(conn, "sum_item_breakdowns", replaced, BREAKDOWNS)
     items = sorted(set(old_hours["event_id"].to_list()) | set(result.hours["event_id"].to_list()))
     if not items:
         return []

@@ -2,60 +2,28 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from data.reference import load_bot_patterns, load_known_sources
 from flows.database import connect, require_migrated, resolve_database_url
-from flows.extract import extract_with_visit_context
 from flows.late import catch_up_late_rows, find_late_rows
-from flows.load import LoadReport, write_window
 from flows.parameters import check_as_of, check_lookback_hours
 from flows.report import describe_counts, publish_run_report
 from flows.settings import Settings, load_settings
 from flows.sql import load_sql
+from flows.window import VISIT_CONTEXT as VISIT_CONTEXT
+from flows.window import metric_config as metric_config
+from flows.window import process_window
 from flows.windows import Window, day_window, ensure_utc, hourly_window, previous_day
-from transforms.pipeline import HourResult, MetricConfig, compute_hours
 from transforms.validation import EARLIEST_TIMESTAMP, LATEST_TIMESTAMP
 
-# Rows this long before and after a window are read too, so that visits crossing its edges are
-# whole; visits still going at the lower edge are followed further back (extract_with_visit_context).
-VISIT_CONTEXT = timedelta(hours=2)
-
-
-def metric_config(settings: Settings) -> MetricConfig:
-    return MetricConfig(
-        timezone=settings.timezone,
-        visit_gap_minutes=settings.visit_gap_minutes,
-        bot_patterns=load_bot_patterns(),
-        known_sources=load_known_sources(),
-        site_hosts=settings.site_hosts,
-    )
-
-
-@task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=1800, cache_policy=NO_CACHE)
-def extract_window(url: str, window: Window, settings: Settings) -> pl.DataFrame:
-    """Raw rows of the window and of the visit context around it."""
-    rows, _ = extract_with_visit_context(url, settings, window.start, window.end, VISIT_CONTEXT, metric_config(settings))
-    return rows
-
-
-@task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=1800, cache_policy=NO_CACHE)
-def load_window(
-    url: str, result: HourResult, window: Window, settings: Settings, roll_up_types: Sequence[str], as_of: datetime | None
-) -> LoadReport:
-    """Write the window in one transaction (retried whole: a failed attempt leaves nothing behind)."""
-    with connect(url, settings) as conn:
-        return write_window(
-            conn, result, window.start, window.end, timezone_name=settings.timezone, roll_up_types=roll_up_types, as_of=as_of
-        )
+# One retried unit: a failed attempt's write rolled back whole, so the retry starts from nothing.
+window_task = task(name="window", retries=2, retry_delay_seconds=[5, 30], timeout_seconds=1800, cache_policy=NO_CACHE)(process_window)
 
 
 @task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=600, cache_policy=NO_CACHE)
@@ -92,26 +60,9 @@ def summarise_figures(figures: dict[str, Any]) -> str:
 def run_window(
     settings: Settings, url: str, window: Window, roll_up_types: Sequence[str], as_of: datetime | None
 ) -> tuple[dict[str, Any], list[str]]:
-    """Extract, compute and load one window; return its figures and the items it touched."""
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-    raw = extract_window(url, window, settings)
-    timings["extract"] = time.perf_counter() - started
-    started = time.perf_counter()
-    result = compute_hours(raw, window.start, window.end, metric_config(settings))
-    timings["compute"] = time.perf_counter() - started
-    started = time.perf_counter()
-    loaded = load_window(url, result, window, settings, roll_up_types, as_of)
-    timings["load"] = time.perf_counter() - started
-    return {
-        "window_start": window.start.isoformat(),
-        "window_end": window.end.isoformat(),
-        **result.report,
-        "rows_written": loaded.rows_written,
-        "rows_deleted": loaded.rows_deleted,
-        "items_touched": len(loaded.items),
-        "seconds": {k: round(v, 3) for k, v in timings.items()},
-    }, loaded.items
+    """Extract, compute and write one window (flows/window.py); return its figures and the items it touched."""
+    report = window_task(url, settings, window, roll_up_types=roll_up_types, as_of=as_of)
+    return report.figures(), report.items
 
 
 def scheduled_as_of() -> datetime:
@@ -160,7 +111,7 @@ def hourly(as_of: datetime | None = None, lookback_hours: int | None = None) -> 
     # Rows committed since the last run, whatever their age: queued before this window is read.
     found = find_late_rows(url, settings)
     figures, items = run_window(settings, url, window, ["day"], as_of)
-    late, late_items = catch_up_late_rows(settings, url, window, as_of, found, extract_window, metric_config(settings))
+    late, late_items = catch_up_late_rows(settings, url, window, as_of, found)
     figures.update(late)
     items = sorted(set(items) | set(late_items))
     figures["rows_without_timestamp_in_table"] = unplaceable["missing_timestamp"]

@@ -1,1 +1,1 @@
-update event_analytics_backfills set finished_at = now() where backfill_id = %(backfill_id)s
+update event_analytics_backfills set finished_at = clock_timestamp() where backfill_id = %(backfill_id)s

@@ -10,6 +10,7 @@ import pytest
 
 from data.sample import generate_sample
 from flows import backfill as backfill_module
+from flows import window as window_module
 from flows.backfill import backfill
 from flows.cli import main
 from flows.runs import hourly
@@ -84,29 +85,34 @@ def rows_of_reference(rows: dict[str, list[tuple]]) -> list[tuple]:
 
 
 @pytest.mark.usefixtures("prefect_server")
-def test_an_interrupted_backfill_resumes_and_matches_an_uninterrupted_one(sampled: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    backfill(start=FIRST, end=LAST, chunk_days=2)
+@pytest.mark.parametrize("chunk_days", [2, None], ids=["2-day chunks", "chunks sized by rows"])
+def test_an_interrupted_backfill_resumes_and_matches_an_uninterrupted_one(
+    sampled: str, monkeypatch: pytest.MonkeyPatch, chunk_days: int | None
+) -> None:
+    monkeypatch.setenv("ANALYTICS_CHUNK_ROWS", "2500")
+    first = backfill(start=FIRST, end=LAST, chunk_days=chunk_days)
     uninterrupted = rows_of(sampled)
+    assert first["chunks"] >= 3
     reset(sampled)
 
-    real_write = backfill_module.write_window
-    failing_start = datetime(2026, 10, 24, 22, tzinfo=UTC)  # the chunk starting at local 2026-10-25
+    real_write = window_module.write_window
+    failing_hour = datetime(2026, 10, 24, 22, tzinfo=UTC)  # local midnight starting 2026-10-25
 
     def fail_one_chunk(conn, result, start, end, **kwargs):
-        if start == failing_start:
+        if start <= failing_hour < end:
             raise RuntimeError("injected failure")
         return real_write(conn, result, start, end, **kwargs)
 
-    monkeypatch.setattr(backfill_module, "write_window", fail_one_chunk)
+    monkeypatch.setattr(window_module, "write_window", fail_one_chunk)
     monkeypatch.setattr(backfill_module.backfill_chunk, "retry_delay_seconds", [0, 0])
-    state = backfill(start=FIRST, end=LAST, chunk_days=2, return_state=True)
+    state = backfill(start=FIRST, end=LAST, chunk_days=chunk_days, return_state=True)
     assert state.is_failed()
-    monkeypatch.setattr(backfill_module, "write_window", real_write)
+    monkeypatch.setattr(window_module, "write_window", real_write)
 
-    report = backfill(start=FIRST, end=LAST, chunk_days=2)
-    assert report["chunks"] == 4 and report["chunks_resumed"] == 3
+    report = backfill(start=FIRST, end=LAST, chunk_days=chunk_days)
+    assert report["chunks"] == first["chunks"] and report["chunks_resumed"] == first["chunks"] - 1
     assert rows_of(sampled) == uninterrupted
-    again = backfill(start=FIRST, end=LAST, chunk_days=2)
+    again = backfill(start=FIRST, end=LAST, chunk_days=chunk_days)
     assert again["chunks_resumed"] == 0  # the finished backfill is not resumed: the same command recomputes
     assert rows_of(sampled) == uninterrupted
 

@@ -27,7 +27,7 @@ from tests.flows.processes import PROJECT_ROOT, clean_environment, free_port, pr
 ZONE = "Europe/Paris"
 START, END = "2026-09-01", "2026-09-16"
 CHUNKS = 15
-BACKFILL = ["backfill", "--start", START, "--end", END]
+BACKFILL = ["backfill", "--start", START, "--end", END, "--chunk", "1d"]
 # id is a surrogate key drawn at insert, created_at and updated_at say when a row was inserted and
 # last changed, and as_of is the run's clock (truncated to the hour).
 UNCOMPARED = {"id", "created_at", "updated_at", "as_of"}

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from data.reference import load_bot_patterns
-from flows import definitions, runs
+from flows import definitions, window
 from flows.backfill import backfill
 from flows.cli import main
 from tests.flows.test_backfill import rows_of
@@ -28,7 +28,7 @@ def fill(url: str) -> None:
 
 
 def use_new_patterns(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runs, "load_bot_patterns", lambda: NEW_PATTERNS)
+    monkeypatch.setattr(window, "load_bot_patterns", lambda: NEW_PATTERNS)
     monkeypatch.setattr(definitions, "load_bot_patterns", lambda: NEW_PATTERNS)
 
 

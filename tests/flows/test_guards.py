@@ -61,7 +61,7 @@ def test_a_write_that_breaks_an_invariant_stores_nothing(
     with psycopg.connect(database_url) as conn:
         generate_sample(conn, rows=3_000, days=2, seed=5, end=END, items=6)
     corrupt(database_url, condition, assignment)
-    monkeypatch.setattr(runs.load_window, "retry_delay_seconds", [0, 0])
+    monkeypatch.setattr(runs.window_task, "retry_delay_seconds", [0, 0])
     code = main(["run", "hourly", "--as-of", END.isoformat(), "--lookback-hours", "5"])
     err = capsys.readouterr().err
     line = err.strip().splitlines()[-1]

@@ -30,7 +30,8 @@ REPO = Path(__file__).resolve().parents[2]
 COMMAND_TIMEOUT = 600
 # Ctrl-C must end a command within seconds; this bound leaves room for a loaded machine.
 INTERRUPT_BOUND_SECONDS = 15
-BACKFILL = ["backfill", "--start", "2026-10-02", "--end", "2026-11-01"]
+# One-day chunks: 30 of them, so that an interruption lands between chunks.
+BACKFILL = ["backfill", "--start", "2026-10-02", "--end", "2026-11-01", "--chunk", "1d"]
 
 
 def cli_env(home: Path, database_url: str | None = None, **extra: str) -> dict[str, str]:
