@@ -13,7 +13,7 @@ import polars as pl
 import psycopg
 
 from flows.database import WRITE_LOCK_KEY
-from flows.guards import guarded_writes, note_periods, note_summaries
+from flows.guards import guarded_writes, note_periods, note_summaries, verify_now
 from flows.invalidation import invalidating_transaction
 from flows.sql import load_sql
 from transforms.breakdowns import attach_breakdown_json
@@ -325,5 +325,6 @@ def write_window(
             refresh_summaries(conn, items, as_of, timezone_name, report)
         report.items = items
         if record is not None:
+            verify_now(conn)
             record(conn, report)
     return report
