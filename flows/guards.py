@@ -25,6 +25,9 @@ class WrittenRows:
     spans: list[tuple[str, datetime, datetime]] = field(default_factory=list)
     items: set[str] = field(default_factory=set)
     summary_items: set[str] = field(default_factory=set)
+    # All-time unique views by item as the transaction's own visitor changes imply them; items
+    # without one are recounted from event_analytics_visitors (a cost that follows their history).
+    all_time_uniques: dict[str, int] = field(default_factory=dict)
 
 
 _written: ContextVar[WrittenRows | None] = ContextVar("analytics_written_rows", default=None)
@@ -36,6 +39,13 @@ def note_periods(period_type: str, start: datetime, end: datetime, items: Iterab
     if written is not None:
         written.spans.append((period_type, start, end))
         written.items.update(items)
+
+
+def note_all_time_uniques(uniques: dict[str, int]) -> None:
+    """Record the all-time unique views the visitor state implies for these items after this transaction."""
+    written = _written.get()
+    if written is not None:
+        written.all_time_uniques.update(uniques)
 
 
 def note_summaries(items: Iterable[str]) -> None:
@@ -68,6 +78,8 @@ def verify_written(conn: psycopg.Connection, written: WrittenRows) -> None:
         "ends": ends,
         "items": sorted(written.items),
         "summary_items": sorted(written.summary_items),
+        "at_items": list(written.all_time_uniques),
+        "at_uniques": list(written.all_time_uniques.values()),
     }
     violations = conn.execute(load_sql("guard_written_rows"), params).fetchall()
     if violations:

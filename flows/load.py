@@ -13,7 +13,7 @@ import polars as pl
 import psycopg
 
 from flows.database import WRITE_LOCK_KEY
-from flows.guards import guarded_writes, note_periods, note_summaries, verify_now
+from flows.guards import guarded_writes, note_all_time_uniques, note_periods, note_summaries, verify_now
 from flows.invalidation import invalidating_transaction
 from flows.sql import load_sql
 from transforms.breakdowns import attach_breakdown_json
@@ -171,6 +171,7 @@ def replace_hours(
     write_periods(conn, result.hours, result.breakdowns, "hour", start, end, scope, report)
 
     scope_list = list(scope) if scope is not None else None
+    conn.execute("truncate stage_decremented")
     conn.execute(load_sql("remove_visitor_hours"), {"start": start, "end": end, "items": scope_list})
     # Straight into the table (the window's rows were just removed), and the per-visitor counts
     # through a small staging table.
@@ -186,6 +187,9 @@ def replace_hours(
         {"event_id": items, "unique_views_count": [old_uniques.get(i, 0) + new_visitors.get(i, 0) - departed.get(i, 0) for i in items]},
         schema={"event_id": pl.String, "unique_views_count": pl.Int64},
     )
+    # The guard holds the stored all-time uniques to these (the visitors this transaction added and
+    # removed, from the statements themselves): a recount per item would cost its whole history.
+    note_all_time_uniques(dict(uniques.iter_rows()))
     facts = uniques.join(read_frame(conn, "read_all_time_facts", {"items": items}, VIEW_BOUNDS), on="event_id", how="left")
     all_time_rows = complete_all_time(sums, facts)
     write_periods(conn, all_time_rows, new_all_time_breakdowns, "all_time", far_start, far_end, items, report)

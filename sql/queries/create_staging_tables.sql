@@ -30,6 +30,10 @@ create temp table if not exists stage_visitor_counts (
     visitor_key text not null,
     hours_count integer not null
 ) on commit drop;
+create temp table if not exists stage_decremented (
+    event_id uuid not null,
+    visitor_key text not null
+) on commit drop;
 create temp table if not exists stage_summary (
     event_id uuid not null,
     total_views integer not null,

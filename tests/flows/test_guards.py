@@ -27,6 +27,12 @@ CORRUPTIONS = {
         "all_time",
         "traffic sources and device types add up to views",
     ),
+    "all-time-uniques": (
+        "new.period_type = 'all_time'",
+        "new.unique_views_count := new.unique_views_count + 1;",
+        "all_time",
+        "all-time unique views equal the all-time visitors",
+    ),
     "hour-sources": (
         "new.period_type = 'hour' and new.views_count > 0",
         "new.traffic_sources := new.traffic_sources || '{\"injected\": 1}';",
