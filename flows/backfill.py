@@ -369,7 +369,7 @@ def run_backfill(
         end: Local day after the last one: exclusive, so 2026-10-01 ends the range with 2026-09-30.
         period_types: Which of hour, day, week and month to write; weeks and months are recomputed whole.
         event_ids: Only these items (UUIDs); empty for all items.
-        chunk_days: Local days per chunk; empty for as many days as hold about ANALYTICS_CHUNK_ROWS raw rows (default 300,000). Each chunk is one task and one transaction.
+        chunk_days: Local days per chunk; empty for as many days as hold about ANALYTICS_CHUNK_ROWS raw rows (default 200,000). Each chunk is one task and one transaction.
         restart: Start over instead of resuming an unfinished backfill with the same parameters.
         rebuild_all_time: Recompute the touched items' all-time rows from all their hour rows instead of moving them by deltas (repairs all-time state changed by hand; slower).
     """

@@ -34,7 +34,7 @@ class Settings:
     archive_root: Path = field(default_factory=lambda: PROJECT_ROOT / "data" / "archive")
     backfill_workers: int = 2
     # Raw rows a backfill chunk holds at most when its size is automatic (`--chunk auto`, the default).
-    chunk_rows: int = 300_000
+    chunk_rows: int = 200_000
     # May hold a password, like database_url: never in a repr, a log line or a Prefect state.
     redis_url: str | None = field(default=None, repr=False)
 
