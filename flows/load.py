@@ -37,6 +37,9 @@ PERIOD_KEYS = ["event_id", "period_type", "period_start"]
 ALL_TIME_SPAN = (ALL_TIME_START, ALL_TIME_START + timedelta(days=1))
 VIEW_BOUNDS = pl.Schema({name: dtype for name, dtype in ALL_TIME_FACTS.items() if name != "unique_views_count"})
 PERIOD_UNIQUES = pl.Schema({"event_id": pl.String, "period_start": PERIOD_METRICS["period_start"], "unique_views_count": pl.Int64})
+RECENT_SUMS = pl.Schema(
+    {"event_id": pl.String, **{f"{figure}_{suffix}": pl.Int64 for suffix in ROLLING_WINDOWS for figure in ("views", "clicks")}}
+)
 RECENT_UNIQUES = pl.Schema({"event_id": pl.String, **{f"unique_views_{suffix}": pl.Int64 for suffix in ROLLING_WINDOWS}})
 STAGE_PERIOD_COLUMNS = [
     *PERIOD_METRICS.names(),
@@ -272,13 +275,15 @@ def refresh_summaries(conn: psycopg.Connection, items: list[str], as_of: datetim
         return
     far_start, far_end = ALL_TIME_SPAN
     all_time, all_time_breakdowns = read_periods(conn, "all_time", far_start, far_end, targets)
-    longest = max(ROLLING_WINDOWS.values())
-    hour_params = {"period_type": "hour", "start": end - longest, "end": end, "items": targets}
-    recent_hours = read_frame(conn, "read_period_rows", hour_params, PERIOD_METRICS)
+    # The rolling figures are summed and counted by the database: 30 days of hour rows and
+    # visitor-hours read row by row cost most of an hourly run.
     windows = {f"start_{suffix}": end - length for suffix, length in ROLLING_WINDOWS.items()}
-    recent_uniques = read_frame(conn, "count_recent_visitors", {**windows, "end": end, "items": targets}, RECENT_UNIQUES)
-    no_visitor_hours = pl.DataFrame(schema=VISITOR_HOURS)
-    summary = summarise_items(all_time, all_time_breakdowns, recent_hours, no_visitor_hours, as_of, timezone_name, recent_uniques)
+    recent = {**windows, "end": end, "items": targets}
+    sums = read_frame(conn, "sum_recent_hours", recent, RECENT_SUMS)
+    uniques = read_frame(conn, "count_recent_visitors", recent, RECENT_UNIQUES)
+    recent_figures = sums.join(uniques, on="event_id", how="full", coalesce=True)
+    no_hours, no_visitor_hours = pl.DataFrame(schema=PERIOD_METRICS), pl.DataFrame(schema=VISITOR_HOURS)
+    summary = summarise_items(all_time, all_time_breakdowns, no_hours, no_visitor_hours, as_of, timezone_name, recent_figures)
     keyed = attach_breakdown_json(summary, all_time_breakdowns.drop("period_type", "period_start"), ["event_id"])
     conn.execute("truncate stage_summary")
     copy_frame(conn, "stage_summary", keyed.select(*SUMMARY.names(), "traffic_sources", "device_types"))

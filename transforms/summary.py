@@ -77,12 +77,13 @@ def summarise_items(
     recent_visitor_hours: pl.DataFrame,
     as_of: datetime,
     timezone_name: str,
-    recent_uniques: pl.DataFrame | None = None,
+    recent_figures: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """One summary row per item of `all_time`; recent_* must cover the 30 days before as_of's hour.
 
-    `recent_uniques` (event_id and unique_views_<window> per rolling window), when given, holds the
-    rolling unique counts already counted, and `recent_visitor_hours` is not read for them."""
+    `recent_figures`, when given, holds each item's rolling figures already summed and counted
+    (event_id, views_/clicks_/unique_views_<window> per rolling window), and neither
+    `recent_hours` nor `recent_visitor_hours` is read."""
     end = as_of_hour(as_of, timezone_name)
     summary = add_ratios(all_time).select(
         "event_id",
@@ -92,11 +93,11 @@ def summarise_items(
         "first_view_at",
         "last_view_at",
     )
-    for suffix, length in ROLLING_WINDOWS.items():
-        summary = summary.join(window_sums(recent_hours, recent_visitor_hours, end - length, end, suffix), on="event_id", how="left")
-    if recent_uniques is not None:
-        counted = [f"unique_views_{suffix}" for suffix in ROLLING_WINDOWS]
-        summary = summary.drop(counted).join(recent_uniques.select("event_id", *counted), on="event_id", how="left")
+    if recent_figures is not None:
+        summary = summary.join(recent_figures, on="event_id", how="left")
+    else:
+        for suffix, length in ROLLING_WINDOWS.items():
+            summary = summary.join(window_sums(recent_hours, recent_visitor_hours, end - length, end, suffix), on="event_id", how="left")
     peaks = peak_of(all_time_breakdowns, "hour_of_day").join(
         peak_of(all_time_breakdowns, "weekday"), on="event_id", how="full", coalesce=True
     )
