@@ -114,7 +114,10 @@ def connect(url: str, settings: Settings | None = None, *, autocommit: bool = Tr
     commits at its end (in psycopg's non-autocommit mode it may be a savepoint instead).
     """
     timeout_ms = (settings.statement_timeout_seconds if settings else 600) * 1000
-    options = f"-c statement_timeout={timeout_ms}"
+    # No JIT: the flows' statements run in milliseconds, and once the tables are large enough for
+    # the planner's estimates to cross jit_above_cost, compiling them cost 0.25 s each, so that an
+    # hourly run's time grew with history (bench/README.md, hourly run).
+    options = f"-c statement_timeout={timeout_ms} -c jit=off"
     if settings is not None:
         from flows.definitions import current_definitions_version
 

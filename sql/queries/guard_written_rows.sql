@@ -5,11 +5,16 @@ with spans as (
     select * from unnest(%(types)s::text[], %(starts)s::timestamptz[], %(ends)s::timestamptz[]) as s (period_type, span_start, span_end)
 ), written as materialized (
     -- The spans of one type never overlap (flows/guards.py merges them), so no row is read twice.
+    -- One index range scan per span (offset 0 keeps the planner from turning it into a hash join
+    -- over the whole table, whose cost would grow with history).
     select a.*
     from spans s
-    join event_analytics a
-      on a.period_type = s.period_type and a.period_start >= s.span_start and a.period_start < s.span_end
-    where a.event_id = any(%(items)s::uuid[])
+    cross join lateral (
+        select * from event_analytics a
+        where a.period_type = s.period_type and a.period_start >= s.span_start and a.period_start < s.span_end
+          and a.event_id = any(%(items)s::uuid[])
+        offset 0
+    ) as a
 ), hour_visitors as (
     -- Visitor-hours counted per hour in one grouped scan, not one lookup per hour row.
     select v.event_id, v.hour_start, count(*) as visitors
@@ -19,6 +24,8 @@ with spans as (
     where v.event_id = any(%(items)s::uuid[])
     group by v.event_id, v.hour_start
 )
+select * from (
+
 select event_id::text, period_type, period_start, 'unique views at most views, bounce rate in [0, 1], no negative count' as invariant
 from written
 where unique_views_count > views_count
@@ -79,4 +86,7 @@ where s.event_id = any(%(summary_items)s::uuid[])
   and (s.total_views, s.total_unique_views, s.total_clicks, s.total_shares, s.total_favorites, s.total_ticket_clicks, s.total_external_clicks)
       is distinct from
       (a.views_count, a.unique_views_count, a.clicks_count, a.shares_count, a.favorites_count, a.ticket_clicks, a.external_url_clicks)
+) as violations (event_id, period_type, period_start, invariant)
+-- The finest period first: a broken hour breaks the day summed from it, and the hour is the cause.
+order by array_position(array['hour', 'day', 'week', 'month', 'all_time', 'summary'], period_type), period_start, event_id
 limit 20
