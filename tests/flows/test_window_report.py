@@ -12,7 +12,13 @@ from flows.windows import Window
 def chunk(day: int, read: int, written: dict[str, int], rejected: dict[str, int], items: list[str]) -> WindowReport:
     window = Window(datetime(2026, 9, day, tzinfo=UTC), datetime(2026, 9, day + 1, tzinfo=UTC), "UTC")
     return WindowReport(
-        window, rows_read=read, rows_rejected=rejected, bot_rows=1, rows_written=written, items=items, seconds={"extract": 0.5, "write": 1.0}
+        window,
+        rows_read=read,
+        rows_rejected=rejected,
+        bot_rows=1,
+        rows_written=written,
+        items=items,
+        seconds={"extract": 0.5, "write": 1.0},
     )
 
 
