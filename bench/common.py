@@ -11,7 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from flows.backfill import day_chunks, finish_range
+from flows.backfill import finish_range, plan_backfill_chunks
 from flows.database import migrate, resolve_database_url
 from flows.settings import Settings
 from flows.window import process_window
@@ -46,8 +46,8 @@ def run_window(url: str, settings: Settings, window: Window, roll_up_types: list
 
 
 def recompute(url: str, settings: Settings, first: date, end: date, chunk_days: int, as_of: datetime) -> None:
-    """A full recompute of [first, end): the backfill's chunks and its finish, without the Prefect API."""
+    """A full recompute of [first, end): the backfill's chunks (as it plans them) and its finish, without the Prefect API."""
     items: set[str] = set()
-    for window in day_chunks(first, end, chunk_days, settings.timezone):
+    for window in plan_backfill_chunks(url, settings, first, end, chunk_days, {}):
         items.update(process_window(url, settings, window, roll_up_types=["day"], as_of=None).items)
     finish_range(url, settings, first, end, sorted(items), ["week", "month"], as_of)

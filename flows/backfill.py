@@ -35,15 +35,6 @@ from transforms.chunks import plan_chunks
 from transforms.periods import month_first
 
 
-def day_chunks(start: date, end: date, chunk_days: int, timezone_name: str) -> Iterator[Window]:
-    """Windows of `chunk_days` local days covering [start, end), the last one shorter if need be."""
-    day = start
-    while day < end:
-        days = min(chunk_days, (end - day).days)
-        yield day_window(day, timezone_name, days)
-        day += timedelta(days=days)
-
-
 def pending_days(start: date, end: date, timezone_name: str, done: dict[str, dict]) -> list[date]:
     """The local days of [start, end) that no chunk already done covers."""
     covered = sorted(

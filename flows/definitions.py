@@ -9,7 +9,7 @@ from transforms.pipeline import MetricConfig
 
 
 def current_definitions_version(settings: Settings) -> str:
-    """The version of the definitions this process computes with (the values flows.runs.metric_config uses)."""
+    """The version of the definitions this process computes with (the values flows.window.metric_config uses)."""
     return definitions_version(
         MetricConfig(
             timezone=settings.timezone,

@@ -160,7 +160,8 @@ def replace_hours(
     """Replace the hour rows and visitor-hours in [start, end) of `scope` (all items when None),
     keeping all_time rows exact; return the items touched. `result` holds only `scope`'s items."""
     # The replaced rows' breakdowns matter only summed per item (all-time deltas): summed by the database.
-    replaced = {"period_type": "hour", "start": start, "end": end, "items": list(scope) if scope is not None else None}
+    scope_list = list(scope) if scope is not None else None
+    replaced = {"period_type": "hour", "start": start, "end": end, "items": scope_list}
     old_hours = read_frame(conn, "read_period_rows", replaced, PERIOD_METRICS)
     old_breakdowns = read_frame(conn, "sum_item_breakdowns", replaced, BREAKDOWNS)
     items = sorted(set(old_hours["event_id"].to_list()) | set(result.hours["event_id"].to_list()))
@@ -173,7 +174,6 @@ def replace_hours(
     )
     write_periods(conn, result.hours, result.breakdowns, "hour", start, end, scope, report)
 
-    scope_list = list(scope) if scope is not None else None
     conn.execute("truncate stage_decremented")
     conn.execute(load_sql("remove_visitor_hours"), {"start": start, "end": end, "items": scope_list})
     # Straight into the table (the window's rows were just removed), and the per-visitor counts
@@ -282,8 +282,7 @@ def refresh_summaries(conn: psycopg.Connection, items: list[str], as_of: datetim
     sums = read_frame(conn, "sum_recent_hours", recent, RECENT_SUMS)
     uniques = read_frame(conn, "count_recent_visitors", recent, RECENT_UNIQUES)
     recent_figures = sums.join(uniques, on="event_id", how="full", coalesce=True)
-    no_hours, no_visitor_hours = pl.DataFrame(schema=PERIOD_METRICS), pl.DataFrame(schema=VISITOR_HOURS)
-    summary = summarise_items(all_time, all_time_breakdowns, no_hours, no_visitor_hours, as_of, timezone_name, recent_figures)
+    summary = summarise_items(all_time, all_time_breakdowns, recent_figures, as_of, timezone_name)
     keyed = attach_breakdown_json(summary, all_time_breakdowns.drop("period_type", "period_start"), ["event_id"])
     conn.execute("truncate stage_summary")
     copy_frame(conn, "stage_summary", keyed.select(*SUMMARY.names(), "traffic_sources", "device_types"))

@@ -16,8 +16,6 @@ from flows.parameters import check_as_of, check_lookback_hours
 from flows.report import describe_counts, publish_run_report
 from flows.settings import Settings, load_settings
 from flows.sql import load_sql
-from flows.window import VISIT_CONTEXT as VISIT_CONTEXT
-from flows.window import metric_config as metric_config
 from flows.window import process_window
 from flows.windows import Window, day_window, ensure_utc, hourly_window, previous_day
 from transforms.validation import EARLIEST_TIMESTAMP, LATEST_TIMESTAMP

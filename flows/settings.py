@@ -49,7 +49,7 @@ class Settings:
 
 # The sane range of each whole-number setting, its unit, and why it stops there: beyond it a value is a typo, or breaks what it feeds.
 SETTING_RANGES: dict[str, tuple[int, int, str, str]] = {
-    # Visits are read with 2 hours of rows around each window (flows.runs.VISIT_CONTEXT), which must
+    # Visits are read with 2 hours of rows around each window (flows.window.VISIT_CONTEXT), which must
     # cover one pause between two views of a visit, or visits at a window's edges would be cut.
     "ANALYTICS_VISIT_GAP_MINUTES": (1, 120, "minutes", "rows are read 2 hours around each window, so a longer pause would cut visits"),
     "ANALYTICS_HOURLY_LOOKBACK_HOURS": (0, 168, "hours", "a week; a longer repair is a backfill"),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import polars as pl
 
 from transforms.metrics import ADDITIVE_COLUMNS, BREAKDOWNS, PERIOD_METRICS
@@ -189,19 +187,3 @@ def peak_of(breakdowns: pl.DataFrame, dimension: str) -> pl.DataFrame:
         .first()
         .select("event_id", pl.col("key").alias(dimension))
     )
-
-
-def window_sums(hours: pl.DataFrame, visitor_hours: pl.DataFrame, start: datetime, end: datetime, suffix: str) -> pl.DataFrame:
-    """Views, clicks and exact unique views of each item in [start, end)."""
-    inside = pl.col("period_start").is_between(start, end, closed="left")
-    sums = (
-        hours.filter(inside)
-        .group_by("event_id")
-        .agg(pl.col("views_count").sum().alias(f"views_{suffix}"), pl.col("clicks_count").sum().alias(f"clicks_{suffix}"))
-    )
-    uniques = (
-        visitor_hours.filter(pl.col("hour_start").is_between(start, end, closed="left"))
-        .group_by("event_id")
-        .agg(pl.col("visitor_key").n_unique().cast(pl.Int64).alias(f"unique_views_{suffix}"))
-    )
-    return sums.join(uniques, on="event_id", how="full", coalesce=True)

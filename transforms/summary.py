@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from transforms.rollups import peak_of, window_sums
+from transforms.rollups import peak_of
 from transforms.schemas import UTC_TIME
 
 ROLLING_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
@@ -73,31 +73,26 @@ def as_of_hour(as_of: datetime, timezone_name: str) -> datetime:
 def summarise_items(
     all_time: pl.DataFrame,
     all_time_breakdowns: pl.DataFrame,
-    recent_hours: pl.DataFrame,
-    recent_visitor_hours: pl.DataFrame,
+    recent_figures: pl.DataFrame,
     as_of: datetime,
     timezone_name: str,
-    recent_figures: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """One summary row per item of `all_time`; recent_* must cover the 30 days before as_of's hour.
-
-    `recent_figures`, when given, holds each item's rolling figures already summed and counted
-    (event_id, views_/clicks_/unique_views_<window> per rolling window), and neither
-    `recent_hours` nor `recent_visitor_hours` is read."""
+    """One summary row per item of `all_time`. `recent_figures` holds each item's rolling figures,
+    summed and counted over the windows ending at as_of's hour (event_id, views_/clicks_/unique_views_
+    per rolling window; sql/queries/sum_recent_hours.sql and count_recent_visitors.sql)."""
     end = as_of_hour(as_of, timezone_name)
-    summary = add_ratios(all_time).select(
-        "event_id",
-        *[pl.col(source).alias(name) for name, source in TOTALS.items()],
-        "avg_time_on_page_seconds",
-        "bounce_rate",
-        "first_view_at",
-        "last_view_at",
+    summary = (
+        add_ratios(all_time)
+        .select(
+            "event_id",
+            *[pl.col(source).alias(name) for name, source in TOTALS.items()],
+            "avg_time_on_page_seconds",
+            "bounce_rate",
+            "first_view_at",
+            "last_view_at",
+        )
+        .join(recent_figures, on="event_id", how="left")
     )
-    if recent_figures is not None:
-        summary = summary.join(recent_figures, on="event_id", how="left")
-    else:
-        for suffix, length in ROLLING_WINDOWS.items():
-            summary = summary.join(window_sums(recent_hours, recent_visitor_hours, end - length, end, suffix), on="event_id", how="left")
     peaks = peak_of(all_time_breakdowns, "hour_of_day").join(
         peak_of(all_time_breakdowns, "weekday"), on="event_id", how="full", coalesce=True
     )

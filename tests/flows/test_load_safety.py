@@ -13,8 +13,9 @@ from data.sample import generate_sample
 from flows.database import WRITE_LOCK_KEY, connect
 from flows.extract import extract_raw_events
 from flows.load import write_window
-from flows.runs import VISIT_CONTEXT, hourly, metric_config
+from flows.runs import hourly
 from flows.settings import load_settings
+from flows.window import VISIT_CONTEXT, metric_config
 from transforms.pipeline import compute_hours
 
 END = datetime(2026, 6, 3, tzinfo=UTC)

@@ -124,8 +124,8 @@ def test_settings_out_of_range_are_refused_in_one_line(
 
 
 def test_the_visit_gap_limit_is_the_context_read_around_each_window() -> None:
-    from flows.runs import VISIT_CONTEXT
     from flows.settings import SETTING_RANGES
+    from flows.window import VISIT_CONTEXT
 
     assert timedelta(minutes=SETTING_RANGES["ANALYTICS_VISIT_GAP_MINUTES"][1]) <= VISIT_CONTEXT
 

@@ -8,8 +8,8 @@ import psycopg
 import pytest
 
 from flows.extract import extract_raw_events, extract_with_visit_context
-from flows.runs import VISIT_CONTEXT, metric_config
 from flows.settings import load_settings
+from flows.window import VISIT_CONTEXT, metric_config
 from transforms.pipeline import compute_hours
 
 DAY = datetime(2026, 6, 10, tzinfo=UTC)
