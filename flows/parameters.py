@@ -75,9 +75,14 @@ def check_lookback_hours(hours: int, run: str, name: str = "lookback_hours") -> 
 def check_chunk_days(days: int | None, name: str = "chunk_days") -> int | None:
     """Days per chunk, or None for chunks sized by their rows (ANALYTICS_CHUNK_ROWS)."""
     if days is not None and not 1 <= days <= MAX_CHUNK_DAYS:
+        # The command line's --chunk takes 7d or auto; the flow's chunk_days takes 7 or nothing.
+        fix = (
+            "pass e.g. 1d or 7d, or auto for chunks sized by their rows"
+            if name == "chunk"
+            else "pass e.g. 1 or 7, or leave it empty for chunks sized by their rows"
+        )
         raise BackfillError(
-            f"backfill: {name} {days} is outside 1..{MAX_CHUNK_DAYS} days (a chunk's raw rows are held in memory at once); "
-            "pass e.g. 1 or 7, or leave it empty for chunks sized by their rows"
+            f"backfill: {name} {days} is outside 1..{MAX_CHUNK_DAYS} days (a chunk's raw rows are held in memory at once); {fix}"
         )
     return days
 

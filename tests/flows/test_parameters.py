@@ -165,7 +165,10 @@ def test_anonymising_later_than_archiving_is_refused_once_without_a_traceback(
             ["--start", "2010-01-01", "--end", "2026-01-01"],
             "the range 2010-01-01 → 2026-01-01 is 5,844 days; one backfill covers at most 3,700",
         ),
-        (["--start", "2026-01-01", "--end", "2026-03-01", "--chunk", "60d"], "chunk 60 is outside 1..31 days"),
+        (
+            ["--start", "2026-01-01", "--end", "2026-03-01", "--chunk", "60d"],
+            "chunk 60 is outside 1..31 days (a chunk's raw rows are held in memory at once); pass e.g. 1d or 7d, or auto",
+        ),
     ],
     ids=["1900", "year-1", "sixteen-years", "chunk-60d"],
 )
