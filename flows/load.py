@@ -90,12 +90,11 @@ def read_frame(conn: psycopg.Connection, name: str, params: dict, schema: pl.Sch
     return pl.read_csv(buffer, has_header=False, new_columns=schema.names(), schema=schema)
 
 
-def _stage_periods(conn: psycopg.Connection, periods: pl.DataFrame, breakdowns: pl.DataFrame) -> None:
-    conn.execute("truncate stage_periods")
+def _period_rows(periods: pl.DataFrame, breakdowns: pl.DataFrame) -> pl.DataFrame:
+    """Period rows as stored: ratios and breakdown JSON added, in the unique key's order (index
+    inserts then follow each other through the indexes: 1.4x faster than in grouping order)."""
     rows = attach_breakdown_json(add_ratios(periods), breakdowns, PERIOD_KEYS)
-    copy_frame(conn, "stage_periods", rows.select(STAGE_PERIOD_COLUMNS))
-    # Temp tables have no statistics until analysed; without them the anti-join below loops.
-    conn.execute("analyze stage_periods (event_id, period_type, period_start)")
+    return rows.select(STAGE_PERIOD_COLUMNS).sort("event_id", "period_start", "period_type")
 
 
 def write_periods(
@@ -109,14 +108,27 @@ def write_periods(
     report: LoadReport,
 ) -> None:
     """Make the stored rows of `period_type` starting in [start, end) (for `items`, or all) equal `periods`."""
-    _stage_periods(conn, periods, breakdowns)
-    written = conn.execute(load_sql("upsert_period_rows")).rowcount
+    rows = _period_rows(periods, breakdowns)
     params = {"period_type": period_type, "start": start, "end": end, "items": list(items) if items is not None else None}
-    # The target's statistics lag while a run grows it, and a misestimated anti-join becomes a
-    # nested loop over every staged row: force the hash join for this one statement.
-    conn.execute("set local enable_nestloop = off")
-    deleted = conn.execute(load_sql("delete_stale_period_rows"), params).rowcount
-    conn.execute("set local enable_nestloop = on")
+    deleted = 0
+    if not conn.execute(load_sql("any_period_rows"), params).fetchone()[0]:
+        # Nothing stored in the span (a first backfill, a new hour): the rows go straight into the
+        # table, with no staging table, upsert or search for stale rows (half the cost, bench/README.md).
+        # The write lock keeps the span empty until commit.
+        version = conn.execute("select current_setting('analytics.definitions_version', true)").fetchone()[0]
+        copy_frame(conn, "event_analytics", rows.with_columns(pl.lit(version, pl.String).alias("definitions_version")))
+        written = rows.height
+    else:
+        conn.execute("truncate stage_periods")
+        copy_frame(conn, "stage_periods", rows)
+        # Temp tables have no statistics until analysed; without them the anti-join below loops.
+        conn.execute("analyze stage_periods (event_id, period_type, period_start)")
+        written = conn.execute(load_sql("upsert_period_rows")).rowcount
+        # The target's statistics lag while a run grows it, and a misestimated anti-join becomes a
+        # nested loop over every staged row: force the hash join for this one statement.
+        conn.execute("set local enable_nestloop = off")
+        deleted = conn.execute(load_sql("delete_stale_period_rows"), params).rowcount
+        conn.execute("set local enable_nestloop = on")
     note_periods(period_type, start, end, periods["event_id"].unique().to_list())
     report.rows_written[period_type] = report.rows_written.get(period_type, 0) + written
     report.rows_deleted[period_type] = report.rows_deleted.get(period_type, 0) + deleted
@@ -177,10 +189,12 @@ def replace_hours(
     conn.execute("truncate stage_decremented")
     conn.execute(load_sql("remove_visitor_hours"), {"start": start, "end": end, "items": scope_list})
     # Straight into the table (the window's rows were just removed), and the per-visitor counts
-    # through a small staging table.
-    copy_frame(conn, "event_analytics_visitor_hours", result.visitor_hours.select(VISITOR_HOURS.names()))
+    # through a small staging table; both in primary-key order, so that their index inserts follow
+    # each other through the index rather than jump around it.
+    visitor_hours = result.visitor_hours.select(VISITOR_HOURS.names()).sort("event_id", "hour_start", "visitor_key")
+    copy_frame(conn, "event_analytics_visitor_hours", visitor_hours)
     conn.execute("truncate stage_visitor_counts")
-    counts = result.visitor_hours.group_by("event_id", "visitor_key").agg(pl.len().alias("hours_count"))
+    counts = visitor_hours.group_by("event_id", "visitor_key").agg(pl.len().alias("hours_count")).sort("event_id", "visitor_key")
     copy_frame(conn, "stage_visitor_counts", counts)
     new_visitors = dict(conn.execute(load_sql("add_visitor_hours")).fetchall())
     departed = dict(conn.execute(load_sql("delete_departed_visitors")).fetchall())

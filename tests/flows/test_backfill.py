@@ -80,6 +80,28 @@ def test_chunk_sizes_and_hourly_runs_give_identical_rows(sampled: str, monkeypat
     assert hourly_rows["visitors"] == by_day["visitors"]
 
 
+@pytest.mark.usefixtures("prefect_server")
+def test_rows_written_straight_into_empty_spans_equal_the_upserted_ones(sampled: str) -> None:
+    # Empty spans take COPY straight into event_analytics; stored ones the staged upsert, which
+    # leaves rows whose figures did not change untouched. Both store the same rows, versioned.
+    first = backfill(start=FIRST, end=LAST, chunk_days=3)
+    stored = rows_of(sampled)
+    with psycopg.connect(sampled) as conn:
+        hour_rows = conn.execute("select count(*) from event_analytics where period_type = 'hour'").fetchone()[0]
+        versions = conn.execute("select array_agg(distinct coalesce(definitions_version, 'none')) from event_analytics").fetchone()[0]
+    assert first["rows_written"]["hour"] == hour_rows > 500
+    assert len(versions) == 1 and versions[0] != "none", versions
+    again = backfill(start=FIRST, end=LAST, chunk_days=3, restart=True)
+    assert again["rows_written"]["hour"] == 0, "the upsert rewrote rows whose figures had not changed"
+    assert rows_of(sampled) == stored
+    # A span holding other items' rows only is empty for the item written: its rows go straight in.
+    with psycopg.connect(sampled) as conn:
+        item = conn.execute("select event_id::text from event_analytics where period_type = 'hour' limit 1").fetchone()[0]
+        conn.execute("delete from event_analytics where event_id = %s and period_type in ('hour', 'day')", (item,))
+    backfill(start=FIRST, end=LAST, chunk_days=3, restart=True, event_ids=[item])
+    assert rows_of(sampled) == stored
+
+
 def rows_of_reference(rows: dict[str, list[tuple]]) -> list[tuple]:
     return [row for row in rows["periods"] if row[1] in ("hour", "day", "all_time")]
 
