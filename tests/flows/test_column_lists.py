@@ -1,5 +1,6 @@
 """Every copy of the period-metric and summary column lists agrees: the Polars schemas, the staging
-DDL, the three lists of each upsert and the tables the migrations create."""
+DDL, the three lists of each upsert and the tables the migrations create; and every statement that
+unfolds the breakdown objects names the dimensions and columns the Python side does."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from flows.load import STAGE_PERIOD_COLUMNS
 from flows.sql import load_sql
+from transforms.breakdowns import JSON_COLUMNS
 from transforms.summary import SUMMARY
 
 SUMMARY_COLUMNS = [*SUMMARY.names(), "traffic_sources", "device_types"]
@@ -72,3 +74,17 @@ def test_staging_tables_and_target_tables_have_every_column(database_url: str) -
             stored = {row[0] for row in conn.execute("select column_name from information_schema.columns where table_name = %s", (target,))}
             written = {*columns, *WRITTEN_FROM_SESSION}
             assert written <= stored, f"{target} lacks {sorted(written - stored)}"
+
+
+# The statements that unfold a period row's breakdown objects into the (dimension, key, views) rows
+# the Python side reads (check_breakdown_sums unfolds them too, but names dimensions by column).
+UNFOLDING = ["read_period_breakdowns", "sum_item_breakdowns", "sum_period_breakdowns"]
+
+
+@pytest.mark.parametrize("statement", UNFOLDING)
+def test_breakdown_dimensions_in_sql_match_the_json_columns(statement: str) -> None:
+    # Each statement names every dimension with its column, as transforms/breakdowns.JSON_COLUMNS
+    # does: a dimension missing here would vanish from roll-ups and all-time deltas without error.
+    pairs = re.findall(r"\('(\w+)', a\.(\w+)\)", load_sql(statement))
+    assert dict(pairs) == JSON_COLUMNS, statement
+    assert len(pairs) == len(JSON_COLUMNS), f"{statement} names a dimension twice"
