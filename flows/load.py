@@ -18,12 +18,14 @@ from flows.invalidation import invalidating_transaction
 from flows.sql import load_sql
 from transforms.breakdowns import attach_breakdown_json
 from transforms.metrics import BREAKDOWNS, PERIOD_METRICS, VISITOR_HOURS
-from transforms.periods import ALL_TIME_START, build_calendar, local_date
+from transforms.periods import ALL_TIME_START
 from transforms.pipeline import HourResult
 from transforms.rollups import (
     ALL_TIME_FACTS,
     advance_all_time,
     complete_all_time,
+    moved_uniques,
+    period_span,
     period_spans,
     roll_up_periods,
     sum_periods,
@@ -144,22 +146,6 @@ def read_periods(
     )
 
 
-def period_span(hour_starts: pl.Series, period_type: str, timezone_name: str) -> tuple[datetime, datetime] | None:
-    """The first start and last end of the periods of a type that contain the given hours."""
-    if hour_starts.is_empty():
-        return None
-    calendar = build_calendar(hour_starts.to_frame("h").select(local_date("h", timezone_name)).to_series(), timezone_name)
-    return calendar[f"{period_type}_start"].min(), calendar[f"{period_type}_end"].max()
-
-
-def only_items(result: HourResult, items: Sequence[str] | None) -> HourResult:
-    """The part of a computed window that concerns `items` (all of it when None)."""
-    if items is None:
-        return result
-    keep = pl.col("event_id").is_in(list(items))
-    return HourResult(result.hours.filter(keep), result.breakdowns.filter(keep), result.visitor_hours.filter(keep), result.report)
-
-
 def replace_hours(
     conn: psycopg.Connection,
     result: HourResult,
@@ -199,11 +185,7 @@ def replace_hours(
     new_visitors = dict(conn.execute(load_sql("add_visitor_hours")).fetchall())
     departed = dict(conn.execute(load_sql("delete_departed_visitors")).fetchall())
     # All-time uniques move by the visitors an item gained and lost, so no count rescans its history.
-    old_uniques = dict(all_time.select("event_id", "unique_views_count").iter_rows())
-    uniques = pl.DataFrame(
-        {"event_id": items, "unique_views_count": [old_uniques.get(i, 0) + new_visitors.get(i, 0) - departed.get(i, 0) for i in items]},
-        schema={"event_id": pl.String, "unique_views_count": pl.Int64},
-    )
+    uniques = moved_uniques(items, all_time, new_visitors, departed)
     # The guard holds the stored all-time uniques to these (the visitors this transaction added and
     # removed, from the statements themselves): a recount per item would cost its whole history.
     note_all_time_uniques(dict(uniques.iter_rows()))
@@ -339,7 +321,7 @@ def write_window(
     """
     report = LoadReport()
     with analytics_transaction(conn) as report.lock_wait_seconds:
-        result = only_items(result, scope)
+        result = result.only(scope)
         items = replace_hours(conn, result, start, end, timezone_name, report, scope)
         hours_in_window = pl.datetime_range(start, end, "1h", closed="left", eager=True, time_zone="UTC")
         roll_up(conn, hours_in_window, items, roll_up_types, timezone_name, report, computed=(result, start, end))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -34,6 +35,13 @@ class HourResult:
     breakdowns: pl.DataFrame
     visitor_hours: pl.DataFrame
     report: dict[str, object] = field(default_factory=dict)
+
+    def only(self, items: Sequence[str] | None) -> HourResult:
+        """The part of the window that concerns `items` (all of it when None)."""
+        if items is None:
+            return self
+        keep = pl.col("event_id").is_in(list(items))
+        return HourResult(self.hours.filter(keep), self.breakdowns.filter(keep), self.visitor_hours.filter(keep), self.report)
 
 
 def countable_rows(raw: pl.DataFrame, config: MetricConfig) -> pl.DataFrame:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
 import polars as pl
 
 from transforms.metrics import ADDITIVE_COLUMNS, BREAKDOWNS, PERIOD_METRICS
@@ -85,6 +88,24 @@ def period_spans(hour_starts: pl.Series, period_type: str, timezone_name: str) -
     """The distinct periods of `period_type` (period_start, period_end) containing the given hours."""
     frame = hour_starts.to_frame("hour_start")
     return period_bounds(frame, period_type, timezone_name).select("period_start", "period_end").unique().sort("period_start")
+
+
+def period_span(hour_starts: pl.Series, period_type: str, timezone_name: str) -> tuple[datetime, datetime] | None:
+    """The first start and last end of the periods of a type that contain the given hours."""
+    if hour_starts.is_empty():
+        return None
+    spans = period_spans(hour_starts, period_type, timezone_name)
+    return spans["period_start"].min(), spans["period_end"].max()
+
+
+def moved_uniques(items: Sequence[str], all_time: pl.DataFrame, gained: Mapping[str, int], lost: Mapping[str, int]) -> pl.DataFrame:
+    """All-time unique views of `items` after a write: the stored all_time rows' counts (0 where
+    none), plus the visitors each item gained, minus those it lost (event_analytics_visitors)."""
+    stored = dict(all_time.select("event_id", "unique_views_count").iter_rows())
+    counts = [stored.get(item, 0) + gained.get(item, 0) - lost.get(item, 0) for item in items]
+    return pl.DataFrame(
+        {"event_id": list(items), "unique_views_count": counts}, schema={"event_id": pl.String, "unique_views_count": pl.Int64}
+    )
 
 
 def histogram_breakdowns(hours: pl.DataFrame, timezone_name: str) -> pl.DataFrame:
