@@ -28,6 +28,10 @@ class WrittenRows:
     # All-time unique views by item as the transaction's own visitor changes imply them; items
     # without one are recounted from event_analytics_visitors (a cost that follows their history).
     all_time_uniques: dict[str, int] = field(default_factory=dict)
+    # Unique views of day, week and month rows as the database counted them for this transaction
+    # (roll-ups from stored visitor-hours), by (period type, item, period start); rows without one
+    # (days counted in memory from a window's hours) are recounted from visitor-hours.
+    period_uniques: dict[tuple[str, str, datetime], int] = field(default_factory=dict)
 
 
 _written: ContextVar[WrittenRows | None] = ContextVar("analytics_written_rows", default=None)
@@ -46,6 +50,13 @@ def note_all_time_uniques(uniques: dict[str, int]) -> None:
     written = _written.get()
     if written is not None:
         written.all_time_uniques.update(uniques)
+
+
+def note_period_uniques(period_type: str, uniques: Iterable[tuple[str, datetime, int]]) -> None:
+    """Record the unique views the database counted for rows of `period_type`: (item, period start, count)."""
+    written = _written.get()
+    if written is not None:
+        written.period_uniques.update(((period_type, item, start), count) for item, start, count in uniques)
 
 
 def note_summaries(items: Iterable[str]) -> None:
@@ -80,6 +91,10 @@ def verify_written(conn: psycopg.Connection, written: WrittenRows) -> None:
         "summary_items": sorted(written.summary_items),
         "at_items": list(written.all_time_uniques),
         "at_uniques": list(written.all_time_uniques.values()),
+        "pu_types": [key[0] for key in written.period_uniques],
+        "pu_items": [key[1] for key in written.period_uniques],
+        "pu_starts": [key[2] for key in written.period_uniques],
+        "pu_uniques": list(written.period_uniques.values()),
     }
     violations = conn.execute(load_sql("guard_written_rows"), params).fetchall()
     if violations:

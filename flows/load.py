@@ -13,7 +13,7 @@ import polars as pl
 import psycopg
 
 from flows.database import WRITE_LOCK_KEY
-from flows.guards import guarded_writes, note_all_time_uniques, note_periods, note_summaries, verify_now
+from flows.guards import guarded_writes, note_all_time_uniques, note_period_uniques, note_periods, note_summaries, verify_now
 from flows.invalidation import invalidating_transaction
 from flows.sql import load_sql
 from transforms.breakdowns import attach_breakdown_json
@@ -257,6 +257,7 @@ def roll_up_stored(
     rows = read_frame(conn, "read_period_rows", {"period_type": source, "start": start, "end": end, "items": items}, PERIOD_METRICS)
     bounds = {"starts": spans["period_start"].to_list(), "ends": spans["period_end"].to_list(), "items": items}
     uniques = read_frame(conn, "count_period_visitors", bounds, PERIOD_UNIQUES)
+    note_period_uniques(period_type, uniques.iter_rows())
     breakdowns = read_frame(conn, "sum_period_breakdowns", {**bounds, "period_type": period_type, "source_type": source}, BREAKDOWNS)
     periods = with_uniques(sum_periods(rows, period_type, timezone_name), uniques, period_type)
     return periods, breakdowns.sort("event_id", "period_start", "dimension", "key")

@@ -48,12 +48,22 @@ def test_migrate_is_idempotent_and_recorded(scratch_database_url: str) -> None:
         assert current_schema_version(conn) == 0
         shipped = list_migrations()
         names = [name for _, name, _ in shipped]
-        assert {"001_schema", "002_backfills", "003_top_events", "005_late_rows", "006_definition_versions"} <= set(names)
+        assert names == [
+            "001_schema",
+            "002_backfills",
+            "003_top_events",
+            "004_invalidation_triggers",
+            "005_late_rows",
+            "006_definition_versions",
+            "007_visitor_fillfactor",
+        ]
         assert migrate(conn) == names
         assert migrate(conn) == []
         assert conn.execute("select version, name from schema_migrations order by 1").fetchall() == [
             (version, name) for version, name, _ in shipped
         ]
+        options = conn.execute("select reloptions from pg_class where oid = 'event_analytics_visitors'::regclass").fetchone()[0]
+        assert options == ["fillfactor=70"]
 
 
 def test_unmigrated_database_is_refused_with_the_fix(scratch_database_url: str) -> None:

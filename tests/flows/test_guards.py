@@ -78,6 +78,23 @@ def test_a_write_that_breaks_an_invariant_stores_nothing(
 
 
 @pytest.mark.usefixtures("prefect_server")
+def test_a_rolled_up_week_whose_uniques_change_on_the_way_in_stores_nothing(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Weeks are rolled up from stored rows, their uniques counted by the database: the guard holds
+    # the stored row to that count.
+    with psycopg.connect(database_url) as conn:
+        generate_sample(conn, rows=3_000, days=2, seed=5, end=END, items=6)
+    corrupt(database_url, "new.period_type = 'week'", "new.unique_views_count := new.unique_views_count - 1;")
+    monkeypatch.setattr(runs.window_task, "retry_delay_seconds", [0, 0])
+    code = main(["run", "daily", "--as-of", END.isoformat()])
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 1
+    assert ", week " in line and "unique views equal the distinct visitors" in line, line
+    assert stored(database_url) == dict.fromkeys(stored(database_url), 0)
+
+
+@pytest.mark.usefixtures("prefect_server")
 def test_guarded_writes_pass_on_a_clean_run(database_url: str) -> None:
     with psycopg.connect(database_url) as conn:
         generate_sample(conn, rows=3_000, days=2, seed=5, end=END, items=6)
