@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from flows.database import connect, resolve_database_url
+from flows.database import Database, resolve_database
 from flows.settings import load_settings
 from flows.sql import load_sql
 from transforms.consistency import DRIFT_KINDS
@@ -30,10 +30,10 @@ def main() -> None:
     parser.add_argument("--database", required=True, help="name of a database on the configured server, computed by a backfill")
     args = parser.parse_args()
     settings = load_settings()
-    url = urlunsplit(urlsplit(resolve_database_url(settings))._replace(path=f"/{args.database}"))
+    url = urlunsplit(urlsplit(resolve_database(settings).url)._replace(path=f"/{args.database}"))
     params = {"items": None, "tz": settings.timezone, "today": datetime.now(UTC).date(), "all_time_start": ALL_TIME_START}
     timings: dict[str, float] = {}
-    with connect(url, settings) as conn:
+    with Database(url, settings).connect() as conn:
         sizes = {
             table: conn.execute(f"select count(*) from {table}").fetchone()[0]
             for table in ("event_analytics_events", "event_analytics", "event_analytics_visitor_hours", "event_analytics_visitors")

@@ -18,6 +18,7 @@ import psycopg
 
 from bench.common import recompute, run_window, scratch_database
 from data.sample import generate_sample
+from flows.database import Database
 from flows.settings import load_settings
 from flows.windows import hourly_window
 
@@ -25,10 +26,11 @@ from flows.windows import hourly_window
 def time_hourly(days: int, rows_per_day: int, repeats: int, settings) -> tuple[float, dict]:
     end = datetime(2026, 11, 1, tzinfo=UTC)
     with scratch_database(settings) as url:
+        db = Database(url, settings)
         with psycopg.connect(url) as conn:
             generate_sample(conn, rows=days * rows_per_day, days=days, seed=2, end=end, items=200)
         started = time.perf_counter()
-        recompute(url, settings, (end - timedelta(days=days)).date(), end.date(), 7, end)
+        recompute(db, (end - timedelta(days=days)).date(), end.date(), 7, end)
         setup = time.perf_counter() - started
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("vacuum analyze")
@@ -37,7 +39,7 @@ def time_hourly(days: int, rows_per_day: int, repeats: int, settings) -> tuple[f
             as_of = end + timedelta(minutes=5 + repeat)
             window = hourly_window(as_of, 3, settings.timezone)
             started = time.perf_counter()
-            stages = run_window(url, settings, window, ["day"], as_of)
+            stages = run_window(db, window, ["day"], as_of)
             runs.append((time.perf_counter() - started, stages))
     median = statistics.median(seconds for seconds, _ in runs)
     print(

@@ -25,6 +25,7 @@ import psycopg
 
 from bench.common import recompute, scratch_database
 from data.sample import generate_sample
+from flows.database import Database
 from flows.settings import load_settings
 
 ANALYTICS = Path(sys.executable).parent / "analytics"
@@ -248,7 +249,7 @@ def main() -> None:
     with scratch_database(settings) as url:
         with psycopg.connect(url) as conn:
             generate_sample(conn, rows=args.rows, days=30, seed=1, end=end, items=args.items)
-        recompute(url, settings, (end - timedelta(days=30)).date(), end.date(), 7, end)
+        recompute(Database(url, settings), (end - timedelta(days=30)).date(), end.date(), 7, end)
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("vacuum analyze")
             items = [row[0] for row in conn.execute("select id::text from events order by id")]

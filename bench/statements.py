@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from bench.common import recompute, scratch_database
+from flows.database import Database
 from flows.settings import load_settings
 from flows.sql import SQL_DIR
 
@@ -97,7 +98,7 @@ def main() -> None:
             conn.execute("vacuum analyze")
         instrument()
         started = time.perf_counter()
-        recompute(url, settings, first, end.date(), args.chunk_days, end)
+        recompute(Database(url, settings), first, end.date(), args.chunk_days, end)
         wall = time.perf_counter() - started
     in_statements = sum(SECONDS.values())
     print(f"\nfull recompute {first} → {end.date()} in process: {wall:.2f} s, {in_statements:.2f} s in statements")

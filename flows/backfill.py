@@ -21,7 +21,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.archive import months_overlapping, partition_files
 from flows.check import guard_all_time_state
-from flows.database import connect
+from flows.database import Database
 from flows.load import LoadReport, analytics_transaction, rebuild_all_time, refresh_summaries, roll_up
 from flows.parameters import BACKFILL_PERIODS, MAX_CHUNK_DAYS, check_chunk_days, validate_backfill
 from flows.parameters import BackfillError as BackfillError
@@ -55,26 +55,24 @@ def pending_days(start: date, end: date, timezone_name: str, done: dict[str, dic
     return pending
 
 
-def plan_backfill_chunks(
-    url: str, settings: Settings, start: date, end: date, chunk_days: int | None, done: dict[str, dict]
-) -> list[Window]:
+def plan_backfill_chunks(db: Database, start: date, end: date, chunk_days: int | None, done: dict[str, dict]) -> list[Window]:
     """The chunks still to compute: `chunk_days` days each, or with chunk_days None as many
     consecutive days as hold about ANALYTICS_CHUNK_ROWS raw rows (a day in an archived month is a
     chunk of its own: its rows are not in the table to be counted)."""
-    days = pending_days(start, end, settings.timezone, done)
+    days = pending_days(start, end, db.settings.timezone, done)
     if not days:
         return []
     if chunk_days is not None:
         planned = plan_chunks(days, {}, max_rows=0, max_days=chunk_days)
     else:
-        first, last = day_window(days[0], settings.timezone), day_window(days[-1], settings.timezone)
-        params = {"timezone": settings.timezone, "start": first.start, "end": last.end}
-        with connect(url, settings) as conn:
+        first, last = day_window(days[0], db.settings.timezone), day_window(days[-1], db.settings.timezone)
+        params = {"timezone": db.settings.timezone, "start": first.start, "end": last.end}
+        with db.connect() as conn:
             rows_per_day = dict(conn.execute(load_sql("count_rows_per_day"), params).fetchall())
-        archived = {month for month in months_overlapping(first.start, last.end) if partition_files(settings.archive_root, month)}
-        single = [day for day in days if archived & set(_months_of(day_window(day, settings.timezone)))]
-        planned = plan_chunks(days, rows_per_day, max_rows=settings.chunk_rows, max_days=MAX_CHUNK_DAYS, single_days=single)
-    return [day_window(first_day, settings.timezone, length) for first_day, length in planned]
+        archived = {month for month in months_overlapping(first.start, last.end) if partition_files(db.settings.archive_root, month)}
+        single = [day for day in days if archived & set(_months_of(day_window(day, db.settings.timezone)))]
+        planned = plan_chunks(days, rows_per_day, max_rows=db.settings.chunk_rows, max_days=MAX_CHUNK_DAYS, single_days=single)
+    return [day_window(first_day, db.settings.timezone, length) for first_day, length in planned]
 
 
 def _months_of(window: Window) -> list[str]:
@@ -92,8 +90,7 @@ def month_windows(start: date, end: date, timezone_name: str) -> Iterator[Window
 
 
 def finish_range(
-    url: str,
-    settings: Settings,
+    db: Database,
     start: date,
     end: date,
     items: Sequence[str],
@@ -105,16 +102,16 @@ def finish_range(
     transaction; with `rebuild`, first recompute the items' all-time state from all their hours."""
     report = LoadReport()
     if rebuild and items:
-        with connect(url, settings) as conn, analytics_transaction(conn):
-            rebuild_all_time(conn, list(items), settings.timezone, report)
+        with db.connect() as conn, analytics_transaction(conn):
+            rebuild_all_time(conn, list(items), db.settings.timezone, report)
     longer = [p for p in period_types if p in ("week", "month")]
-    for window in month_windows(start, end, settings.timezone):
-        with connect(url, settings) as conn, analytics_transaction(conn):
+    for window in month_windows(start, end, db.settings.timezone):
+        with db.connect() as conn, analytics_transaction(conn):
             hours = pl.datetime_range(window.start, window.end, "1h", closed="left", eager=True, time_zone="UTC")
-            roll_up(conn, hours, list(items), longer, settings.timezone, report)
+            roll_up(conn, hours, list(items), longer, db.settings.timezone, report)
     if as_of is not None and items:
-        with connect(url, settings) as conn, analytics_transaction(conn):
-            refresh_summaries(conn, list(items), as_of, settings.timezone, report)
+        with db.connect() as conn, analytics_transaction(conn):
+            refresh_summaries(conn, list(items), as_of, db.settings.timezone, report)
     report.items = list(items)
     return report
 
@@ -135,10 +132,10 @@ def add_progress_listener(listener: Callable[[int, int, dict], None]) -> Callabl
 
 
 @task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=300, cache_policy=NO_CACHE)
-def open_backfill(url: str, settings: Settings, parameters: dict, restart: bool) -> tuple[str, dict[str, dict]]:
+def open_backfill(db: Database, parameters: dict, restart: bool) -> tuple[str, dict[str, dict]]:
     """Resume the unfinished backfill with the same parameters (or start one); return its id and done chunks."""
     key = parameters_key(parameters)
-    with connect(url, settings) as conn, conn.transaction():
+    with db.connect() as conn, conn.transaction():
         row = None if restart else conn.execute(load_sql("find_unfinished_backfill"), {"key": key}).fetchone()
         if row is None:
             backfill_id = conn.execute(
@@ -157,9 +154,7 @@ def _chunk_run_name() -> str:
     return f"chunk {task_run.parameters['window'].days_label()}"
 
 
-def recompute_chunk(
-    url: str, settings: Settings, window: Window, roll_up_types: list[str], scope: list[str] | None, backfill_id: str
-) -> dict:
+def recompute_chunk(db: Database, window: Window, roll_up_types: list[str], scope: list[str] | None, backfill_id: str) -> dict:
     """Recompute one chunk of local days (flows/window.py) and record it as done, with where its time
     went, in the same transaction."""
     started = time.perf_counter()
@@ -183,7 +178,7 @@ def recompute_chunk(
             {"backfill_id": backfill_id, "chunk_start": window.start, "chunk_end": window.end, "figures": json.dumps(figures_of(report))},
         )
 
-    report = process_window(url, settings, window, roll_up_types=roll_up_types, as_of=None, scope=scope, record=record)
+    report = process_window(db, window, roll_up_types=roll_up_types, as_of=None, scope=scope, record=record)
     return {**figures_of(report), "seconds": round(time.perf_counter() - started, 3)}
 
 
@@ -198,8 +193,7 @@ backfill_chunk = task(name="backfill_chunk", retries=2, retry_delay_seconds=[10,
 
 @task(retries=2, retry_delay_seconds=[10, 60], timeout_seconds=3600, cache_policy=NO_CACHE)
 def finish_backfill(
-    url: str,
-    settings: Settings,
+    db: Database,
     start: date,
     end: date,
     items: list[str],
@@ -209,8 +203,8 @@ def finish_backfill(
     rebuild: bool,
 ) -> dict:
     """Weeks and months containing the range, whole; summaries of touched items; mark the backfill done."""
-    report = finish_range(url, settings, start, end, items, period_types, as_of, rebuild=rebuild)
-    with connect(url, settings) as conn, conn.transaction():
+    report = finish_range(db, start, end, items, period_types, as_of, rebuild=rebuild)
+    with db.connect() as conn, conn.transaction():
         conn.execute(load_sql("finish_backfill"), {"backfill_id": backfill_id})
     return report.rows_written
 
@@ -372,7 +366,7 @@ def run_backfill(
     today = scheduled_as_of().astimezone(settings.zone).date()
     periods, items = validate_backfill(start, end, period_types, event_ids, today, settings.timezone, cli=False)
     check_chunk_days(chunk_days)
-    url, _ = prepare_database(settings)
+    db, _ = prepare_database(settings)
     parameters = {
         "start": start,
         "end": end,
@@ -382,13 +376,13 @@ def run_backfill(
         "timezone": settings.timezone,
     }
     # All-time state changed by hand would stay wrong under deltas: recomputed from nothing, or refused.
-    hand_edited = guard_all_time_state(url, settings, start, end, items)
+    hand_edited = guard_all_time_state(db, start, end, items)
     if hand_edited:
         logger.warning(
             "%d items' all-time state disagreed with their hours and visitor state; recomputing them from nothing", len(hand_edited)
         )
-    backfill_id, done = open_backfill(url, settings, parameters, restart)
-    pending = plan_backfill_chunks(url, settings, start, end, chunk_days, done)
+    backfill_id, done = open_backfill(db, parameters, restart)
+    pending = plan_backfill_chunks(db, start, end, chunk_days, done)
     chunks = [*done.values(), *pending]
     size = f"{chunk_days} day(s)" if chunk_days else f"up to {settings.chunk_rows:,} rows (ANALYTICS_CHUNK_ROWS)"
     logger.info("backfill %s → %s: %d chunks of %s, %d already done", start, end, len(chunks), size, len(done))
@@ -399,7 +393,7 @@ def run_backfill(
     results: list[dict] = list(done.values())
     # Weeks and months are summed from days, so asking for either recomputes the days too.
     roll_up_types = ["day"] if {"day", "week", "month"} & set(periods) else []
-    futures = [backfill_chunk.submit(url, settings, chunk, roll_up_types, items, backfill_id) for chunk in pending]
+    futures = [backfill_chunk.submit(db, chunk, roll_up_types, items, backfill_id) for chunk in pending]
     for future in as_completed(futures):
         figures = future.result()
         results.append(figures)
@@ -411,7 +405,7 @@ def run_backfill(
     whole = day_window(start, settings.timezone, (end - start).days)
     totals = functools.reduce(WindowReport.merge, (WindowReport.from_chunk(f, settings.timezone) for f in results), WindowReport(whole))
     touched = sorted(set(totals.items) | set(items or []) | set(hand_edited))
-    finished = finish_backfill(url, settings, start, end, touched, periods, scheduled_as_of(), backfill_id, rebuild_all_time)
+    finished = finish_backfill(db, start, end, touched, periods, scheduled_as_of(), backfill_id, rebuild_all_time)
     totals = totals.merge(WindowReport(whole, rows_written=finished))
     report = {
         "start": str(start),

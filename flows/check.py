@@ -13,9 +13,9 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.database import DatabaseError, connect
+from flows.database import Database, DatabaseError
 from flows.load import LoadReport, analytics_transaction, rebuild_all_time, refresh_summaries, roll_up
-from flows.settings import Settings, load_settings
+from flows.settings import load_settings
 from flows.sql import load_sql
 from transforms.consistency import (
     DRIFT,
@@ -85,29 +85,29 @@ def state_days(conn: psycopg.Connection, items: Sequence[str], timezone_name: st
 
 
 @task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=3600, cache_policy=NO_CACHE)
-def read_all_time_drift(url: str, settings: Settings, items: list[str] | None) -> tuple[list[str], tuple[date, date] | None]:
+def read_all_time_drift(db: Database, items: list[str] | None) -> tuple[list[str], tuple[date, date] | None]:
     """Items whose all-time state was changed by hand, and the local days their stored state spans."""
-    with connect(url, settings) as conn:
+    with db.connect() as conn:
         drifted = all_time_state_drift(conn, items)
-        return drifted, state_days(conn, drifted, settings.timezone) if drifted else None
+        return drifted, state_days(conn, drifted, db.settings.timezone) if drifted else None
 
 
 @task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=600, cache_policy=NO_CACHE)
-def reset_items(url: str, settings: Settings, items: list[str]) -> None:
+def reset_items(db: Database, items: list[str]) -> None:
     """Delete the items' derived rows and visitor state in one locked transaction."""
-    with connect(url, settings) as conn, analytics_transaction(conn):
+    with db.connect() as conn, analytics_transaction(conn):
         conn.execute(load_sql("reset_items"), {"items": items})
 
 
-def guard_all_time_state(url: str, settings: Settings, start: date, end: date, items: list[str] | None) -> list[str]:
+def guard_all_time_state(db: Database, start: date, end: date, items: list[str] | None) -> list[str]:
     """Before a backfill: the items whose all-time state was changed by hand, reset when the range covers
     their whole history (the backfill then computes them afresh); else DriftFound naming the backfill that can."""
-    drifted, span = read_all_time_drift(url, settings, items)
+    drifted, span = read_all_time_drift(db, items)
     if not drifted:
         return []
     if span is None or (start <= span[0] and span[1] < end):
         # The range recomputes all their history: start them from nothing, as a first run would.
-        reset_items(url, settings, drifted)
+        reset_items(db, drifted)
         return drifted
     first, last = min(span[0], start), max(span[1] + timedelta(days=1), end)
     shown = ", ".join(drifted[:3]) + (", …" if len(drifted) > 3 else "")
@@ -120,31 +120,31 @@ def guard_all_time_state(url: str, settings: Settings, start: date, end: date, i
 
 
 @task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=3600, cache_policy=NO_CACHE)
-def find_drift(url: str, settings: Settings, items: list[str] | None, today: date) -> tuple[pl.DataFrame, int]:
+def find_drift(db: Database, items: list[str] | None, today: date) -> tuple[pl.DataFrame, int]:
     """Drifted rows and the number of items checked."""
-    with connect(url, settings) as conn:
-        return scan_drift(conn, items, settings.timezone, today), count_items(conn, items)
+    with db.connect() as conn:
+        return scan_drift(conn, items, db.settings.timezone, today), count_items(conn, items)
 
 
 @task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=3600, cache_policy=NO_CACHE)
-def count_stale_rows(url: str, settings: Settings, items: list[str] | None) -> dict[str, int]:
+def count_stale_rows(db: Database, items: list[str] | None) -> dict[str, int]:
     """Rows per period type (and summaries) computed under other definitions than the current ones."""
-    with connect(url, settings) as conn:
+    with db.connect() as conn:
         return dict(conn.execute(load_sql("check_stale_rows"), {"items": items}).fetchall())
 
 
-def find_stale_days(url: str, settings: Settings) -> tuple[list[str], list[date]]:
+def find_stale_days(db: Database) -> tuple[list[str], list[date]]:
     """The items and local days whose hour or day rows were computed under other definitions."""
-    with connect(url, settings) as conn:
-        rows = conn.execute(load_sql("read_stale_days"), {"tz": settings.timezone}).fetchall()
+    with db.connect() as conn:
+        rows = conn.execute(load_sql("read_stale_days"), {"tz": db.settings.timezone}).fetchall()
     return sorted({item for item, _ in rows}), sorted({day for _, day in rows})
 
 
 @task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=3600, cache_policy=NO_CACHE)
-def repair_drift(url: str, settings: Settings, drift: pl.DataFrame, as_of: datetime) -> LoadReport:
+def repair_drift(db: Database, drift: pl.DataFrame, as_of: datetime) -> LoadReport:
     """Recompute exactly the drifted items (retried whole: a failed attempt leaves nothing behind)."""
-    with connect(url, settings) as conn:
-        return repair(conn, plan_repair(drift, settings.timezone), settings.timezone, as_of)
+    with db.connect() as conn:
+        return repair(conn, plan_repair(drift, db.settings.timezone), db.settings.timezone, as_of)
 
 
 def _check_run_name() -> str:
@@ -167,21 +167,21 @@ def check(event_ids: list[str] | None = None, repair: bool = False, as_of: datet
     logger = get_run_logger()
     as_of = as_of.astimezone(UTC) if as_of else scheduled_as_of()
     today = as_of.astimezone(settings.zone).date()
-    url, _ = prepare_database(settings)
+    db, _ = prepare_database(settings)
     items = sorted(set(event_ids)) if event_ids else None
-    drift, checked = find_drift(url, settings, items, today)
+    drift, checked = find_drift(db, items, today)
     found = summarise_drift(drift)
     figures: dict = {"items_checked": checked, "found": found}
     plan = plan_repair(drift, settings.timezone)
     if repair and found:
-        repaired = repair_drift(url, settings, drift, as_of)
+        repaired = repair_drift(db, drift, as_of)
         figures["repaired_items"] = repaired.items
         figures["rows_written"] = repaired.rows_written
-        remaining, _ = find_drift(url, settings, items, today)
+        remaining, _ = find_drift(db, items, today)
         figures["remaining"] = summarise_drift(remaining)
         plan = plan_repair(remaining, settings.timezone)
     figures["backfills"] = backfill_commands(plan)
-    figures["stale_by_type"] = count_stale_rows(url, settings, items)
+    figures["stale_by_type"] = count_stale_rows(db, items)
     figures["stale_rows"] = sum(figures["stale_by_type"].values())
     figures["seconds"] = time.perf_counter() - started
     title = "check --repair" if repair else "check"

@@ -80,10 +80,9 @@ def cmd_db_url(args: argparse.Namespace) -> int:
 
 
 def cmd_db_migrate(args: argparse.Namespace) -> int:
-    from flows.database import connect, current_schema_version, migrate, resolve_database_url
+    from flows.database import current_schema_version, migrate, resolve_database
 
-    settings = _settings()
-    with connect(resolve_database_url(settings), settings, autocommit=True) as conn:
+    with resolve_database(_settings()).connect(autocommit=True) as conn:
         applied = migrate(conn)
         version = current_schema_version(conn)
     print(f"schema at version {version}" + (f" (applied: {', '.join(applied)})" if applied else " (already up to date)"))
@@ -104,11 +103,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from psycopg.errors import UniqueViolation
 
     from data.sample import generate_sample
-    from flows.database import connect, require_migrated, resolve_database_url
+    from flows.database import require_migrated, resolve_database
 
     settings = _settings()
     end = args.end or datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    with connect(resolve_database_url(settings), settings) as conn:
+    with resolve_database(settings).connect() as conn:
         require_migrated(conn)
         try:
             with conn.transaction():
@@ -130,22 +129,22 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def backfill_has_work(settings, start: date, end: date, items: list[str] | None) -> bool:
     """Whether [start, end) holds raw rows (in the database or the archive) or figures a backfill would clear."""
     from flows.archive import months_overlapping, partition_files
-    from flows.database import connect, resolve_database_url
+    from flows.database import resolve_database
     from flows.sql import load_sql
     from flows.windows import day_window
 
     window = day_window(start, settings.timezone, (end - start).days)
     if any(partition_files(settings.archive_root, month) for month in months_overlapping(window.start, window.end)):
         return True
-    with connect(resolve_database_url(settings), settings) as conn:
+    with resolve_database(settings).connect() as conn:
         return conn.execute(load_sql("backfill_range_has_rows"), {"start": window.start, "end": window.end, "items": items}).fetchone()[0]
 
 
 def check_database(settings) -> None:
     """Fail in one line, before Prefect starts, when the database is unreachable or unmigrated."""
-    from flows.database import connect, require_migrated, resolve_database_url
+    from flows.database import require_migrated, resolve_database
 
-    with connect(resolve_database_url(settings), settings) as conn:
+    with resolve_database(settings).connect() as conn:
         require_migrated(conn)
 
 
@@ -213,9 +212,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         from datetime import timedelta
 
         from flows.check import find_stale_days
-        from flows.database import resolve_database_url
+        from flows.database import resolve_database
 
-        stale_items, stale_days = find_stale_days(resolve_database_url(settings), settings)
+        stale_items, stale_days = find_stale_days(resolve_database(settings))
         if not stale_days:
             print("backfill --stale: no row was computed under other definitions; nothing to do")
             return 0

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 
 import psycopg
 import psycopg.sql
@@ -99,19 +100,37 @@ def describe_embedded_server(settings: Settings) -> tuple[str, bool]:
     return f"postgresql://postgres:@/{EMBEDDED_DATABASE}?host={settings.embedded_data_dir}", False
 
 
-def resolve_database_url(settings: Settings) -> str:
-    """DATABASE_URL when set, else the embedded server's URL (started on demand)."""
-    if settings.database_url:
-        return settings.database_url
-    return start_embedded_server(settings)
+@dataclass(frozen=True)
+class Database:
+    """The database the flows read and write, and the settings every connection to it is opened with.
+
+    Tasks take it as an argument (Prefect may show their arguments, Dask pickles them): its repr masks the password.
+    """
+
+    url: str
+    settings: Settings
+
+    def __repr__(self) -> str:
+        return f"Database({mask_url(self.url)})"
+
+    def connect(self, *, autocommit: bool = True) -> AbstractContextManager[psycopg.Connection]:
+        """A connection with these settings' statement timeout and definitions version (see `connect` below)."""
+        return connect(self.url, self.settings, autocommit=autocommit)
+
+
+def resolve_database(settings: Settings) -> Database:
+    """The database at DATABASE_URL when set, else the embedded server's (started on demand)."""
+    return Database(settings.database_url or start_embedded_server(settings), settings)
 
 
 @contextmanager
 def connect(url: str, settings: Settings | None = None, *, autocommit: bool = True) -> Iterator[psycopg.Connection]:
     """A psycopg connection with the statement timeout set; connection failures say what to fix.
 
-    Autocommit by default, so that every `with conn.transaction()` is a real transaction that
-    commits at its end (in psycopg's non-autocommit mode it may be a savepoint instead).
+    The flows connect through Database.connect; a URL alone, without settings, gets a 600 s statement
+    timeout and records no definitions version. Autocommit by default, so that every
+    `with conn.transaction()` is a real transaction that commits at its end (in psycopg's
+    non-autocommit mode it may be a savepoint instead).
     """
     timeout_ms = (settings.statement_timeout_seconds if settings else 600) * 1000
     # No JIT: the flows' statements run in milliseconds, and once the tables are large enough for

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from data.sample import generate_sample
-from flows.database import connect, mask_url, migrate, resolve_database_url
+from flows.database import mask_url, migrate, resolve_database
 from flows.settings import load_settings
 from flows.sql import load_sql
 from flows.windows import day_window, local_hour_start
@@ -28,20 +28,21 @@ def run_demo(rows: int, days: int, seed: int) -> int:
     console = Console(width=max(Console().width, 112))
     started = time.perf_counter()
     settings = load_settings()
-    url = resolve_database_url(settings)
+    db = resolve_database(settings)
     console.print(
-        f"[bold]database[/bold] {mask_url(url)}" + ("" if settings.database_url else f"  (embedded, data in {settings.embedded_data_dir})")
+        f"[bold]database[/bold] {mask_url(db.url)}"
+        + ("" if settings.database_url else f"  (embedded, data in {settings.embedded_data_dir})")
     )
     now = datetime.now(UTC)
     end = local_hour_start(now, settings.timezone)
-    with connect(url, settings, autocommit=True) as conn:
+    with db.connect(autocommit=True) as conn:
         applied = migrate(conn)
         console.print(f"[bold]schema[/bold] {'applied ' + ', '.join(applied) if applied else 'up to date'}")
         existing = conn.execute("select count(*) from event_analytics_events").fetchone()[0]
     if existing:
         console.print(f"[bold]sample data[/bold] {existing:,} raw rows already there; reusing them")
     else:
-        with connect(url, settings) as conn, conn.transaction():
+        with db.connect() as conn, conn.transaction():
             written = generate_sample(conn, rows=rows, days=days, seed=seed, end=end)
         console.print(
             f"[bold]sample data[/bold] {written['raw_events']:,} raw rows over {days} days for {written['items']} items (seed {seed})"
@@ -53,7 +54,7 @@ def run_demo(rows: int, days: int, seed: int) -> int:
     first_day = (end - timedelta(days=days)).astimezone(zone).date()
     last_day = end.astimezone(zone).date()
     days_to_run = [first_day + timedelta(days=n) for n in range((last_day - first_day).days)]
-    with connect(url, settings) as conn:
+    with db.connect() as conn:
         computed = {row[0] for row in conn.execute(load_sql("read_computed_daily_windows"))}
     # A day whose daily run completed already holds its figures: the demo's own sample data does not
     # change between runs, so recomputing it would only cost time. A backfill recomputes on demand.
@@ -78,7 +79,7 @@ def run_demo(rows: int, days: int, seed: int) -> int:
         f"[bold]flows[/bold] daily × {len(pending)}, hourly × 1 (last window: {figures['rows_read']:,} rows read, {rejected} rejected, {figures['bot_rows']:,} bot rows left out)"
     )
 
-    with connect(url, settings) as conn:
+    with db.connect() as conn:
         top = conn.execute(TOP_ITEMS_QUERY).fetchall()
         totals = conn.execute("select count(*), sum(total_views), sum(total_unique_views) from event_analytics_summary").fetchone()
         periods = conn.execute("select period_type, count(*) from event_analytics group by 1 order by 1").fetchall()
@@ -109,6 +110,6 @@ def run_demo(rows: int, days: int, seed: int) -> int:
         + ", ".join(f"{t} {n:,}" for t, n in periods)
     )
     console.print(
-        f"done in {time.perf_counter() - started:.0f} s. Query the results: psql \"{mask_url(url)}\" -c 'select * from event_analytics_summary limit 5'"
+        f"done in {time.perf_counter() - started:.0f} s. Query the results: psql \"{mask_url(db.url)}\" -c 'select * from event_analytics_summary limit 5'"
     )
     return 0

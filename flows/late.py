@@ -11,8 +11,7 @@ import psycopg
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from flows.database import connect
-from flows.settings import Settings
+from flows.database import Database
 from flows.sql import load_sql
 from flows.window import WindowReport, process_window
 from flows.windows import Window
@@ -44,18 +43,18 @@ def record_late_rows(conn: psycopg.Connection, timezone_name: str) -> dict[str, 
 
 
 @task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=300, cache_policy=NO_CACHE)
-def find_late_rows(url: str, settings: Settings) -> dict[str, Any]:
+def find_late_rows(db: Database) -> dict[str, Any]:
     """Queue the local hours that received rows since the last run, whatever their age."""
-    with connect(url, settings) as conn:
-        return record_late_rows(conn, settings.timezone)
+    with db.connect() as conn:
+        return record_late_rows(conn, db.settings.timezone)
 
 
 @task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=300, cache_policy=NO_CACHE)
-def take_late_hours(url: str, settings: Settings, covered: Window, taken_at: datetime) -> tuple[list[datetime], int, tuple[int, int]]:
+def take_late_hours(db: Database, covered: Window, taken_at: datetime) -> tuple[list[datetime], int, tuple[int, int]]:
     """Up to MAX_LATE_HOURS_PER_RUN queued hours, oldest first, and how many were queued; hours the
     run's own window recomputed (its rows were read after they were queued) leave the queue, and
     how many hours and rows those were."""
-    with connect(url, settings) as conn:
+    with db.connect() as conn:
         in_window = conn.execute(
             load_sql("delete_late_hours"), {"start": covered.start, "end": covered.end, "taken_at": taken_at}
         ).fetchone()
@@ -63,13 +62,13 @@ def take_late_hours(url: str, settings: Settings, covered: Window, taken_at: dat
     return [row[0].astimezone(UTC) for row in rows], (rows[0][1] if rows else 0), (in_window[0], in_window[1])
 
 
-def recompute_late_window(url: str, settings: Settings, window: Window, as_of: datetime, taken_at: datetime) -> WindowReport:
+def recompute_late_window(db: Database, window: Window, as_of: datetime, taken_at: datetime) -> WindowReport:
     """Recompute a late window like any other (flows/window.py), taking its hours off the queue in the same transaction."""
 
     def unqueue(conn: psycopg.Connection, _: WindowReport) -> None:
         conn.execute(load_sql("delete_late_hours"), {"start": window.start, "end": window.end, "taken_at": taken_at})
 
-    return process_window(url, settings, window, roll_up_types=["day", "week", "month"], as_of=as_of, record=unqueue)
+    return process_window(db, window, roll_up_types=["day", "week", "month"], as_of=as_of, record=unqueue)
 
 
 late_window_task = task(name="late_window", retries=2, retry_delay_seconds=[5, 30], timeout_seconds=1800, cache_policy=NO_CACHE)(
@@ -78,8 +77,7 @@ late_window_task = task(name="late_window", retries=2, retry_delay_seconds=[5, 3
 
 
 def catch_up_late_rows(
-    settings: Settings,
-    url: str,
+    db: Database,
     window: Window,
     as_of: datetime,
     found: dict[str, Any],
@@ -87,8 +85,8 @@ def catch_up_late_rows(
     """Recompute the queued late hours outside the run's window (hours, then their days, weeks, months,
     all-time rows and summaries), a contiguous window per transaction that also takes them off the queue."""
     queued_at = found["queued_at"]
-    hours, pending, (window_hours, window_rows) = take_late_hours(url, settings, window, queued_at)
-    neighbours = math.ceil(settings.visit_gap_minutes / 60)
+    hours, pending, (window_hours, window_rows) = take_late_hours(db, window, queued_at)
+    neighbours = math.ceil(db.settings.visit_gap_minutes / 60)
     # New rows inside the run's own window are on time, not late.
     figures: dict[str, Any] = {
         "late_rows": max(found["late_rows"] - window_rows, 0),
@@ -99,8 +97,8 @@ def catch_up_late_rows(
     }
     items: set[str] = set()
     for start, end in recompute_windows(hours, neighbours):
-        late_window = Window(start, end, settings.timezone)
-        loaded = late_window_task(url, settings, late_window, as_of, queued_at)
+        late_window = Window(start, end, db.settings.timezone)
+        loaded = late_window_task(db, late_window, as_of, queued_at)
         figures["late_windows"].append(
             {"window": late_window.label("range"), "rows_read": loaded.rows_read, "items_touched": len(loaded.items)}
         )

@@ -10,8 +10,7 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.database import connect
-from flows.settings import Settings
+from flows.database import Database
 from flows.sql import load_sql
 from flows.windows import Window
 from transforms.validation import EARLIEST_TIMESTAMP, LATEST_TIMESTAMP
@@ -100,14 +99,12 @@ def format_run_report(title: str, figures: dict[str, Any], timezone_name: str = 
 
 
 @task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=120, cache_policy=NO_CACHE)
-def publish_run_report(
-    url: str, settings: Settings, flow_name: str, title: str, figures: dict[str, Any], items: list[str], started_at: datetime
-) -> None:
+def publish_run_report(db: Database, flow_name: str, title: str, figures: dict[str, Any], items: list[str], started_at: datetime) -> None:
     """Publish the run's figures as Prefect artifacts and record them in event_analytics_runs."""
     create_markdown_artifact(
-        markdown=format_run_report(title, figures, settings.timezone), key=f"{flow_name}-run-report", description=title
+        markdown=format_run_report(title, figures, db.settings.timezone), key=f"{flow_name}-run-report", description=title
     )
-    with connect(url, settings) as conn:
+    with db.connect() as conn:
         top = []
         if items:
             cursor = conn.execute(load_sql("read_top_items"), {"items": items, "limit": 10})

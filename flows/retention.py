@@ -31,7 +31,7 @@ from flows.archive import (
     reject_part,
     verify_month,
 )
-from flows.database import connect
+from flows.database import Database
 from flows.runs import prepare_database
 from flows.settings import Settings, load_settings
 from flows.sql import load_sql
@@ -87,15 +87,15 @@ def month_range(month: str, before: datetime) -> tuple[datetime, datetime]:
     return start, min(end, before)
 
 
-def count_rows_to_archive(url: str, settings: Settings, before: datetime) -> dict[str, int]:
+def count_rows_to_archive(db: Database, before: datetime) -> dict[str, int]:
     """Rows past the archive cut-off per UTC month (rows the calendar cannot place never are)."""
-    with connect(url, settings) as conn:
+    with db.connect() as conn:
         return dict(conn.execute(load_sql("retention_count_rows_to_archive"), _placed_before(before)).fetchall())
 
 
-def count_addresses_to_anonymise(url: str, settings: Settings, before: datetime) -> dict[str, int]:
+def count_addresses_to_anonymise(db: Database, before: datetime) -> dict[str, int]:
     """Rows per UTC month whose address the anonymisation step would cut."""
-    with connect(url, settings) as conn:
+    with db.connect() as conn:
         return dict(conn.execute(load_sql("retention_count_addresses_to_anonymise"), _placed_before(before)).fetchall())
 
 
@@ -103,21 +103,21 @@ def _placed_before(before: datetime) -> dict[str, datetime]:
     return {"earliest": EARLIEST_TIMESTAMP, "before": before}
 
 
-def select_rows(url: str, settings: Settings, start: datetime, end: datetime) -> pl.DataFrame:
+def select_rows(db: Database, start: datetime, end: datetime) -> pl.DataFrame:
     """Every column of the raw rows of [start, end), in the ARCHIVED_EVENTS shape."""
-    return pl.from_arrow(_fetch_arrow(url, settings, "retention_select_rows", start, end)).cast(ARCHIVED_EVENTS)
+    return pl.from_arrow(_fetch_arrow(db, "retention_select_rows", start, end)).cast(ARCHIVED_EVENTS)
 
 
-def select_ids(url: str, settings: Settings, start: datetime, end: datetime) -> pl.Series:
+def select_ids(db: Database, start: datetime, end: datetime) -> pl.Series:
     """Ids of the raw rows of [start, end)."""
-    return pl.from_arrow(_fetch_arrow(url, settings, "retention_select_ids", start, end)).get_column("id")
+    return pl.from_arrow(_fetch_arrow(db, "retention_select_ids", start, end)).get_column("id")
 
 
-def delete_rows(url: str, settings: Settings, rows: pl.DataFrame, verified: Checksum, start: datetime, end: datetime) -> int:
+def delete_rows(db: Database, rows: pl.DataFrame, verified: Checksum, start: datetime, end: datetime) -> int:
     """Delete exactly the verified rows in one transaction; roll back unless what was deleted matches the archive."""
-    with adbc.connect(url) as conn:
+    with adbc.connect(db.url) as conn:
         with conn.cursor() as cursor:
-            cursor.execute(f"set statement_timeout = {int(settings.statement_timeout_seconds) * 1000}")
+            cursor.execute(f"set statement_timeout = {int(db.settings.statement_timeout_seconds) * 1000}")
             cursor.adbc_ingest("retention_archived_ids", pa.table({"id": rows.get_column("id").to_arrow()}), mode="create", temporary=True)
             cursor.execute(load_sql("retention_delete_rows"), (start, end))
             deleted, digest = cursor.fetchone()
@@ -132,22 +132,22 @@ def delete_rows(url: str, settings: Settings, rows: pl.DataFrame, verified: Chec
     return deleted
 
 
-def anonymise_addresses(url: str, settings: Settings, before: datetime) -> dict[str, int]:
+def anonymise_addresses(db: Database, before: datetime) -> dict[str, int]:
     """Cut the addresses of rows older than `before`, in one transaction; return rows changed per UTC month."""
-    with connect(url, settings) as conn, conn.transaction():
+    with db.connect() as conn, conn.transaction():
         return dict(conn.execute(load_sql("retention_anonymise_addresses"), _placed_before(before)).fetchall())
 
 
-def plan_retention(url: str, settings: Settings, cutoffs: Cutoffs) -> dict[str, Any]:
+def plan_retention(db: Database, cutoffs: Cutoffs) -> dict[str, Any]:
     """What a run with these cut-offs would do, per month, without writing anything to the database or the archive."""
-    to_archive = count_rows_to_archive(url, settings, cutoffs.archive_before)
-    to_anonymise = count_addresses_to_anonymise(url, settings, cutoffs.anonymise_before)
+    to_archive = count_rows_to_archive(db, cutoffs.archive_before)
+    to_anonymise = count_addresses_to_anonymise(db, cutoffs.anonymise_before)
     months = []
     for month in sorted(to_archive.keys() | to_anonymise.keys()):
         already = 0
         if month in to_archive:
-            ids = select_ids(url, settings, *month_range(month, cutoffs.archive_before))
-            already = int(ids.is_in(read_archived_ids(settings.archive_root, month).implode()).sum())
+            ids = select_ids(db, *month_range(month, cutoffs.archive_before))
+            already = int(ids.is_in(read_archived_ids(db.settings.archive_root, month).implode()).sum())
         selected = to_archive.get(month, 0)
         months.append(
             {
@@ -165,9 +165,9 @@ def plan_retention(url: str, settings: Settings, cutoffs: Cutoffs) -> dict[str, 
     }
 
 
-def _fetch_arrow(url: str, settings: Settings, query: str, start: datetime, end: datetime) -> pa.Table:
-    with adbc.connect(url) as conn, conn.cursor() as cursor:
-        cursor.execute(f"set statement_timeout = {int(settings.statement_timeout_seconds) * 1000}")
+def _fetch_arrow(db: Database, query: str, start: datetime, end: datetime) -> pa.Table:
+    with adbc.connect(db.url) as conn, conn.cursor() as cursor:
+        cursor.execute(f"set statement_timeout = {int(db.settings.statement_timeout_seconds) * 1000}")
         cursor.execute(load_sql(query), (start, end))
         return cursor.fetch_arrow_table()
 
@@ -184,27 +184,27 @@ def _retry_unless_refused(_task: Any, _task_run: Any, state: Any) -> bool:
 
 
 @task(retries=2, retry_delay_seconds=[5, 30], retry_condition_fn=_retry_unless_refused, timeout_seconds=1800, cache_policy=NO_CACHE)
-def plan_run(url: str, settings: Settings, cutoffs: Cutoffs) -> dict[str, Any]:
+def plan_run(db: Database, cutoffs: Cutoffs) -> dict[str, Any]:
     """What the run would do per month (reads only)."""
-    return plan_retention(url, settings, cutoffs)
+    return plan_retention(db, cutoffs)
 
 
 @task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=1800, cache_policy=NO_CACHE)
-def anonymise_old_addresses(url: str, settings: Settings, before: datetime) -> dict[str, int]:
+def anonymise_old_addresses(db: Database, before: datetime) -> dict[str, int]:
     """Anonymise addresses past the shorter period (retried whole: one transaction)."""
-    return anonymise_addresses(url, settings, before)
+    return anonymise_addresses(db, before)
 
 
 @task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=300, cache_policy=NO_CACHE)
-def list_months_to_archive(url: str, settings: Settings, before: datetime) -> dict[str, int]:
+def list_months_to_archive(db: Database, before: datetime) -> dict[str, int]:
     """Rows past the archive cut-off per UTC month."""
-    return count_rows_to_archive(url, settings, before)
+    return count_rows_to_archive(db, before)
 
 
 @task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=1800, cache_policy=NO_CACHE, task_run_name="select-rows-{month}")
-def select_month_rows(url: str, settings: Settings, month: str, start: datetime, end: datetime) -> pl.DataFrame:
+def select_month_rows(db: Database, month: str, start: datetime, end: datetime) -> pl.DataFrame:
     """One month's rows past the cut-off, every column."""
-    return select_rows(url, settings, start, end)
+    return select_rows(db, start, end)
 
 
 @task(
@@ -234,17 +234,15 @@ def verify_month_archive(archive_root: Path, month: str, rows: pl.DataFrame) -> 
     cache_policy=NO_CACHE,
     task_run_name="delete-{month}",
 )
-def delete_archived_rows(
-    url: str, settings: Settings, month: str, rows: pl.DataFrame, verified: Checksum, start: datetime, end: datetime
-) -> int:
+def delete_archived_rows(db: Database, month: str, rows: pl.DataFrame, verified: Checksum, start: datetime, end: datetime) -> int:
     """Delete the month's archived rows in one transaction."""
-    return delete_rows(url, settings, rows, verified, start, end)
+    return delete_rows(db, rows, verified, start, end)
 
 
 @task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=120, cache_policy=NO_CACHE)
-def record_run_report(url: str, settings: Settings, report: dict[str, Any], started_at: datetime) -> None:
+def record_run_report(db: Database, report: dict[str, Any], started_at: datetime) -> None:
     """Keep the run's report in event_analytics_runs, next to the hourly and daily ones."""
-    with connect(url, settings) as conn, conn.transaction():
+    with db.connect() as conn, conn.transaction():
         conn.execute(
             load_sql("insert_run_report"),
             {
@@ -268,9 +266,9 @@ def _retention_run_name() -> str:
 
 
 @contextmanager
-def hold_retention_lock(url: str, settings: Settings) -> Iterator[None]:
+def hold_retention_lock(db: Database) -> Iterator[None]:
     """Hold the retention advisory lock for the block, or refuse when another run holds it."""
-    with connect(url, settings, autocommit=True) as conn:
+    with db.connect(autocommit=True) as conn:
         if not conn.execute(load_sql("retention_try_lock"), {"lock_key": RETENTION_LOCK_KEY}).fetchone()[0]:
             raise RetentionError(
                 f"retention: another retention run holds advisory lock {RETENTION_LOCK_KEY} on this database; "
@@ -290,7 +288,7 @@ def retention(dry_run: bool = False, as_of: datetime | None = None) -> dict[str,
     cutoffs = retention_cutoffs(as_of, settings, now=now)
     logger = get_run_logger()
     started, started_at = time.perf_counter(), datetime.now(UTC)
-    url, unplaceable = prepare_database(settings)
+    db, unplaceable = prepare_database(settings)
     report: dict[str, Any] = {
         "dry_run": dry_run,
         "as_of": as_of.isoformat(),
@@ -303,10 +301,10 @@ def retention(dry_run: bool = False, as_of: datetime | None = None) -> dict[str,
     }
     try:
         if dry_run:
-            report["months"] = plan_run(url, settings, cutoffs)["months"]
+            report["months"] = plan_run(db, cutoffs)["months"]
         else:
-            with hold_retention_lock(url, settings):
-                apply_retention(url, settings, cutoffs, report["months"])
+            with hold_retention_lock(db):
+                apply_retention(db, cutoffs, report["months"])
     except Exception as exc:
         report["error"] = str(exc)
         raise
@@ -317,25 +315,25 @@ def retention(dry_run: bool = False, as_of: datetime | None = None) -> dict[str,
             markdown=render_report(report), key=ARTIFACT_KEY, description="What retention archived, verified, deleted and anonymised"
         )
     if not dry_run:
-        record_run_report(url, settings, report, started_at)
+        record_run_report(db, report, started_at)
     totals = ", ".join(f"{name.removeprefix('rows_').replace('_', ' ')} {n:,}" for name, n in report["totals"].items()) or "nothing to do"
     logger.info("retention%s as of %s: %s", " (dry run)" if dry_run else "", format_instant(as_of), totals)
     return report
 
 
-def apply_retention(url: str, settings: Settings, cutoffs: Cutoffs, months: list[dict[str, Any]]) -> None:
+def apply_retention(db: Database, cutoffs: Cutoffs, months: list[dict[str, Any]]) -> None:
     """Anonymise, then archive, verify and delete month by month, appending each month's figures to `months`."""
     # Anonymised first, so the archive, which is kept for good, never holds a full address.
-    anonymised = anonymise_old_addresses(url, settings, cutoffs.anonymise_before)
-    to_archive = list_months_to_archive(url, settings, cutoffs.archive_before)
+    anonymised = anonymise_old_addresses(db, cutoffs.anonymise_before)
+    to_archive = list_months_to_archive(db, cutoffs.archive_before)
     for month in sorted(to_archive.keys() | anonymised.keys()):
         figures: dict[str, Any] = {"month": month, "rows_anonymised": anonymised.get(month, 0)}
         months.append(figures)
         if month not in to_archive:
             continue
         start, end = month_range(month, cutoffs.archive_before)
-        rows = select_month_rows(url, settings, month, start, end)
-        archived = write_month_archive(settings.archive_root, month, rows)
+        rows = select_month_rows(db, month, start, end)
+        archived = write_month_archive(db.settings.archive_root, month, rows)
         figures.update(
             rows_selected=archived.rows_selected,
             rows_already_archived=archived.rows_already_archived,
@@ -343,7 +341,7 @@ def apply_retention(url: str, settings: Settings, cutoffs: Cutoffs, months: list
             file=archived.path.name if archived.path else None,
         )
         try:
-            verified = verify_month_archive(settings.archive_root, month, rows)
+            verified = verify_month_archive(db.settings.archive_root, month, rows)
         except ArchiveVerificationError:
             # Every row of a part written by this run is still in the database, so setting it aside
             # loses nothing and lets the rerun write it afresh instead of counting it as archived.
@@ -351,7 +349,7 @@ def apply_retention(url: str, settings: Settings, cutoffs: Cutoffs, months: list
                 reject_part(archived.path)
             raise
         figures.update(rows_verified=verified.rows, checksum=verified.digest)
-        figures["rows_deleted"] = delete_archived_rows(url, settings, month, rows, verified, start, end)
+        figures["rows_deleted"] = delete_archived_rows(db, month, rows, verified, start, end)
 
 
 _TOTAL_KEYS = (

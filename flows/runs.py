@@ -10,7 +10,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from flows.database import connect, require_migrated, resolve_database_url
+from flows.database import Database, require_migrated, resolve_database
 from flows.late import catch_up_late_rows, find_late_rows
 from flows.parameters import check_as_of, check_lookback_hours
 from flows.report import describe_counts, publish_run_report
@@ -25,21 +25,21 @@ window_task = task(name="window", retries=2, retry_delay_seconds=[5, 30], timeou
 
 
 @task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=600, cache_policy=NO_CACHE)
-def refresh_top_events(url: str, settings: Settings) -> None:
+def refresh_top_events(db: Database) -> None:
     """Refresh the plan's event_analytics_top_events view without blocking its readers."""
-    with connect(url, settings) as conn:
+    with db.connect() as conn:
         conn.execute(load_sql("refresh_top_events"))
 
 
 @task(retries=2, retry_delay_seconds=[5, 30], timeout_seconds=300, cache_policy=NO_CACHE)
-def prepare_database(settings: Settings) -> tuple[str, dict[str, int]]:
-    """The database URL, after checking the schema is migrated; and rows no window can hold, by reason."""
-    url = resolve_database_url(settings)
-    with connect(url, settings) as conn:
+def prepare_database(settings: Settings) -> tuple[Database, dict[str, int]]:
+    """The database, after checking its schema is migrated; and rows no window can hold, by reason."""
+    db = resolve_database(settings)
+    with db.connect() as conn:
         require_migrated(conn)
         bounds = {"earliest": EARLIEST_TIMESTAMP, "latest": LATEST_TIMESTAMP}
         without_timestamp, out_of_range = conn.execute(load_sql("count_rows_without_timestamp"), bounds).fetchone()
-    return url, {"missing_timestamp": without_timestamp, "timestamp_out_of_range": out_of_range}
+    return db, {"missing_timestamp": without_timestamp, "timestamp_out_of_range": out_of_range}
 
 
 def summarise_figures(figures: dict[str, Any]) -> str:
@@ -55,11 +55,9 @@ def summarise_figures(figures: dict[str, Any]) -> str:
     )
 
 
-def run_window(
-    settings: Settings, url: str, window: Window, roll_up_types: Sequence[str], as_of: datetime | None
-) -> tuple[dict[str, Any], list[str]]:
+def run_window(db: Database, window: Window, roll_up_types: Sequence[str], as_of: datetime | None) -> tuple[dict[str, Any], list[str]]:
     """Extract, compute and write one window (flows/window.py); return its figures and the items it touched."""
-    report = window_task(url, settings, window, roll_up_types=roll_up_types, as_of=as_of)
+    report = window_task(db, window, roll_up_types=roll_up_types, as_of=as_of)
     return report.figures(), report.items
 
 
@@ -105,18 +103,18 @@ def hourly(as_of: datetime | None = None, lookback_hours: int | None = None) -> 
     lookback = check_lookback_hours(settings.hourly_lookback_hours if lookback_hours is None else lookback_hours, "hourly")
     window = hourly_window(as_of, lookback, settings.timezone)
     logger = get_run_logger()
-    url, unplaceable = prepare_database(settings)
+    db, unplaceable = prepare_database(settings)
     # Rows committed since the last run, whatever their age: queued before this window is read.
-    found = find_late_rows(url, settings)
-    figures, items = run_window(settings, url, window, ["day"], as_of)
-    late, late_items = catch_up_late_rows(settings, url, window, as_of, found)
+    found = find_late_rows(db)
+    figures, items = run_window(db, window, ["day"], as_of)
+    late, late_items = catch_up_late_rows(db, window, as_of, found)
     figures.update(late)
     items = sorted(set(items) | set(late_items))
     figures["rows_without_timestamp_in_table"] = unplaceable["missing_timestamp"]
     figures["rows_out_of_range_in_table"] = unplaceable["timestamp_out_of_range"]
     title = f"hourly {window.label('range')}"
     logger.info("%s: %s", title, summarise_figures(figures))
-    publish_run_report(url, settings, "hourly", title, figures, items, started_at)
+    publish_run_report(db, "hourly", title, figures, items, started_at)
     return figures
 
 
@@ -128,12 +126,12 @@ def daily(as_of: datetime | None = None) -> dict[str, Any]:
     as_of = check_as_of(as_of or scheduled_as_of(), started_at, "daily")
     window = day_window(previous_day(as_of, settings.timezone), settings.timezone)
     logger = get_run_logger()
-    url, unplaceable = prepare_database(settings)
-    figures, items = run_window(settings, url, window, ["day", "week", "month"], as_of)
-    refresh_top_events(url, settings)
+    db, unplaceable = prepare_database(settings)
+    figures, items = run_window(db, window, ["day", "week", "month"], as_of)
+    refresh_top_events(db)
     figures["rows_without_timestamp_in_table"] = unplaceable["missing_timestamp"]
     figures["rows_out_of_range_in_table"] = unplaceable["timestamp_out_of_range"]
     title = f"daily {window.label('range')}"
     logger.info("%s: %s", title, summarise_figures(figures))
-    publish_run_report(url, settings, "daily", title, figures, items, started_at)
+    publish_run_report(db, "daily", title, figures, items, started_at)
     return figures

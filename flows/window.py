@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 
 from data.reference import load_bot_patterns, load_known_sources
-from flows.database import connect
+from flows.database import Database
 from flows.extract import extract_with_visit_context
 from flows.load import LoadReport, write_window
 from flows.settings import Settings
@@ -104,8 +104,7 @@ class WindowReport:
 
 
 def process_window(
-    url: str,
-    settings: Settings,
+    db: Database,
     window: Window,
     *,
     roll_up_types: Sequence[str],
@@ -120,9 +119,9 @@ def process_window(
     means written; the late-hours catch-up takes its hours off the queue).
     """
     report = WindowReport(window)
-    config = metric_config(settings)
+    config = metric_config(db.settings)
     started = time.perf_counter()
-    raw, _ = extract_with_visit_context(url, settings, window.start, window.end, VISIT_CONTEXT, config)
+    raw, _ = extract_with_visit_context(db, window.start, window.end, VISIT_CONTEXT, config)
     extracted = time.perf_counter()
     result = compute_hours(raw, window.start, window.end, config)
     computed = time.perf_counter()
@@ -143,13 +142,13 @@ def process_window(
         if record is not None:
             record(conn, report)
 
-    with connect(url, settings) as conn:
+    with db.connect() as conn:
         loaded = write_window(
             conn,
             result,
             window.start,
             window.end,
-            timezone_name=settings.timezone,
+            timezone_name=db.settings.timezone,
             roll_up_types=roll_up_types,
             as_of=as_of,
             scope=scope,

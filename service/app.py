@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from flows.settings import Settings
+from flows.database import Database
 from service.cache import Entry, InvalidationListener, MemoryCache, RedisCache, etag_of
 from service.identity import authenticated_user
 from service.reads import PERIOD_TYPES, parse_period_query, read_periods, read_summary, read_summary_columns, zero_summary
@@ -95,15 +95,15 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def create_app(database_url: str, settings: Settings, service: ServiceSettings) -> FastAPI:
-    """The service over `database_url`; pools, cache, listener and writers start with it."""
+def create_app(db: Database, service: ServiceSettings) -> FastAPI:
+    """The service over `db`; pools, cache, listener and writers start with it."""
     state = SimpleNamespace(pool=None, cache=None, listener=None, writer=None, summary_columns=[])
-    timeout_ms = settings.statement_timeout_seconds * 1000
+    timeout_ms = db.settings.statement_timeout_seconds * 1000
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         pool = AsyncConnectionPool(
-            database_url,
+            db.url,
             min_size=1,
             max_size=service.read_pool_size,
             kwargs={
@@ -124,14 +124,14 @@ def create_app(database_url: str, settings: Settings, service: ServiceSettings) 
                 if service.redis_url
                 else MemoryCache(service.cache_max_entries, service.cache_ttl_seconds)
             )
-            state.listener = InvalidationListener(database_url, state.cache, pool.connection)
+            state.listener = InvalidationListener(db.url, state.cache, pool.connection)
             state.listener.start()
             try:
                 await asyncio.wait_for(state.listener.listening.wait(), LISTEN_START_SECONDS)
             except TimeoutError:
                 log.warning("cache: not listening for invalidations yet; reads bypass the cache until it is")
         state.writer = BatchWriter(
-            database_url,
+            db.url,
             max_rows=service.batch_max_rows,
             wait_ms=service.batch_wait_ms,
             writers=service.writers,
@@ -253,7 +253,7 @@ def create_app(database_url: str, settings: Settings, service: ServiceSettings) 
         end_date: str | None = Query(None, description="ISO date or time; rows with period_end <= it (default now)"),
     ) -> Response:
         item = parse_item_id(event_id)
-        query = parse_period_query(period_type, start_date, end_date, settings.timezone, datetime.now(UTC))
+        query = parse_period_query(period_type, start_date, end_date, db.settings.timezone, datetime.now(UTC))
 
         async def read(conn: psycopg.AsyncConnection) -> bytes:
             return await read_periods(conn, item, query)
@@ -264,7 +264,7 @@ def create_app(database_url: str, settings: Settings, service: ServiceSettings) 
     async def page(event_id: str) -> HTMLResponse:
         item = parse_item_id(event_id)
         template = (STATIC_DIR / "analytics.html").read_text(encoding="utf-8")
-        return HTMLResponse(template.replace("{{event_id}}", html.escape(item)).replace("{{timezone}}", html.escape(settings.timezone)))
+        return HTMLResponse(template.replace("{{event_id}}", html.escape(item)).replace("{{timezone}}", html.escape(db.settings.timezone)))
 
     @app.get("/health", summary="Whether the database answers and the cache is listening for invalidations")
     async def health() -> JSONResponse:

@@ -24,6 +24,7 @@ from flows.archive import (
     record_unlisted_parts,
 )
 from flows.cli import main
+from flows.database import Database
 from flows.extract import extract_events
 from flows.retention import retention
 from flows.settings import Settings, load_settings
@@ -51,7 +52,7 @@ def only_part(settings: Settings, month: str) -> Path:
 
 
 def read_purged(settings: Settings) -> pl.DataFrame:
-    return extract_events(settings.database_url, settings, *PURGED)
+    return extract_events(Database(settings.database_url, settings), *PURGED)
 
 
 def raw_count(url: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import sqlite3
 import time
 import uuid
@@ -10,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from flows.cli import main
-from flows.database import DatabaseError, connect, mask_url
-from flows.settings import SettingsError, load_settings
+from flows.database import Database, DatabaseError, connect, mask_url
+from flows.settings import Settings, SettingsError, load_settings
 
 
 @pytest.mark.parametrize(
@@ -78,6 +79,22 @@ from flows.settings import SettingsError, load_settings
 def test_mask_url_hides_every_password(url: str, masked: str) -> None:
     assert mask_url(url) == masked
     assert "secret" not in mask_url(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://postgres:secret@db.example:5432/analytics", "Database(postgresql://postgres:***@db.example:5432/analytics)"),
+        ("host=db.example user=u password='a secret' dbname=analytics", "Database(host=db.example user=u password=*** dbname=analytics)"),
+    ],
+    ids=["uri", "keywords"],
+)
+def test_a_database_shows_its_url_masked_and_pickles_whole(url: str, shown: str) -> None:
+    """Tasks take a Database: Prefect may show it, Dask pickles it to its workers."""
+    db = Database(url, Settings(database_url=url))
+    assert repr(db) == str(db) == f"{db}" == shown
+    assert "secret" not in repr(db) and "secret" not in repr([db])
+    assert pickle.loads(pickle.dumps(db)) == db
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import pytest
 import flows.extract as extract_module
 from data.sample import generate_sample
 from flows.archive import archive_month, verify_month
+from flows.database import Database
 from flows.extract import extract_events, extract_raw_events
 from flows.retention import delete_rows, select_rows
 from flows.settings import Settings, load_settings
@@ -34,9 +35,10 @@ def test_a_delete_between_the_database_read_and_the_archive_read_counts_each_row
 ) -> None:
     """Retention's delete commits, in its own connection, right after the raw rows were read."""
     url, root = settings.database_url, settings.archive_root
+    db = Database(url, settings)
     start, end = JANUARY[0] + timedelta(days=10), JANUARY[1] + timedelta(days=10)
     expected = extract_raw_events(url, start, end)
-    rows = select_rows(url, settings, *JANUARY)
+    rows = select_rows(db, *JANUARY)
 
     def archive_january():
         archive_month(root, "2026-01", rows)
@@ -50,18 +52,18 @@ def test_a_delete_between_the_database_read_and_the_archive_read_counts_each_row
     def read_then_delete(*args, **kwargs):
         read = read_rows(*args, **kwargs)
         if not deleted:
-            deleted.append(delete_rows(url, settings, rows, verified or archive_january(), *JANUARY))
+            deleted.append(delete_rows(db, rows, verified or archive_january(), *JANUARY))
         return read
 
     monkeypatch.setattr(extract_module, "extract_raw_events", read_then_delete)
 
-    extracted = extract_events(url, settings, start, end)
+    extracted = extract_events(db, start, end)
 
     assert deleted == [rows.height] and rows.height > 500
     columns = expected.columns
     assert extracted.height == expected.height
     assert extracted.sort(columns, nulls_last=True).equals(expected.sort(columns, nulls_last=True))
     # And once the delete has happened, the same read gives the same rows.
-    again = extract_events(url, settings, start, end)
+    again = extract_events(db, start, end)
     assert again.sort(columns, nulls_last=True).equals(expected.sort(columns, nulls_last=True))
     assert pl.concat([again, expected]).height == 2 * expected.height

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from flows.database import connect
+from flows.database import Database
 from flows.load import write_window
 from flows.runs import hourly
 from flows.settings import load_settings
@@ -123,8 +123,7 @@ def items_database(database_url: str) -> str:
 def test_arbitrary_text_is_computed_and_written_and_breakdowns_sum_to_views(items_database: str, rows: list[dict]) -> None:
     raw = make_raw_events(rows)
     result = compute_hours(raw, WINDOW_START, WINDOW_END, metric_config())
-    load = load_settings()
-    with connect(items_database, load) as conn:
+    with Database(items_database, load_settings()).connect() as conn:
         # Each example starts from nothing (the fixture's database is shared by the examples).
         conn.execute("truncate event_analytics, event_analytics_summary, event_analytics_visitor_hours, event_analytics_visitors")
         write_window(conn, result, WINDOW_START, WINDOW_END, timezone_name="UTC", roll_up_types=["day"], as_of=WINDOW_END)

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from data.sample import generate_sample
-from flows.database import WRITE_LOCK_KEY, connect
+from flows.database import WRITE_LOCK_KEY, Database
 from flows.extract import extract_raw_events
 from flows.load import write_window
 from flows.runs import hourly
@@ -47,7 +47,7 @@ def load_once(url: str) -> None:
     settings = load_settings()
     raw = extract_raw_events(url, START - VISIT_CONTEXT, END + VISIT_CONTEXT)
     result = compute_hours(raw, START, END, metric_config(settings))
-    with connect(url, settings) as conn:
+    with Database(url, settings).connect() as conn:
         write_window(conn, result, START, END, timezone_name=settings.timezone, roll_up_types=["day"], as_of=AS_OF)
 
 

@@ -30,6 +30,7 @@ from flows.archive import (
     read_manifest,
     verify_month,
 )
+from flows.database import Database
 from flows.extract import extract_raw_events
 from flows.retention import (
     ARTIFACT_KEY,
@@ -121,7 +122,7 @@ def test_retention_moves_exactly_the_old_rows(sampled: Settings) -> None:
     total = fetch_count(url)
     old = fetch_ids(url, f"\"timestamp\" < '{ARCHIVE_BEFORE.isoformat()}'")
     without_timestamp = fetch_ids(url, '"timestamp" is null')
-    before = select_rows(url, sampled, END - timedelta(days=200), ARCHIVE_BEFORE)
+    before = select_rows(Database(url, sampled), END - timedelta(days=200), ARCHIVE_BEFORE)
     assert len(old) > 1_000 and without_timestamp
 
     report = retention(as_of=END)
@@ -179,7 +180,7 @@ def test_a_crash_between_write_and_delete_neither_duplicates_nor_loses_rows(samp
     # A write that died before its rename leaves a temporary file, never a part.
     leftover = root / "month=2026-01" / ".tmp-part-20260120T000000Z-20260121T000000Z-000000000000.parquet.writing"
     leftover.write_bytes(b"half a parquet file")
-    plan = plan_retention(url, sampled, retention_cutoffs(END, sampled, now=END))
+    plan = plan_retention(Database(url, sampled), retention_cutoffs(END, sampled, now=END))
     assert sum(m["rows_already_archived"] for m in plan["months"]) == len(written)
 
     monkeypatch.setattr(retention_module, "delete_archived_rows", delete_task)
@@ -241,15 +242,16 @@ def test_a_failed_verification_deletes_nothing(sampled: Settings, monkeypatch: p
 
 def test_delete_refuses_rows_that_changed_after_verification(sampled: Settings) -> None:
     url, root = sampled.database_url, sampled.archive_root
+    db = Database(url, sampled)
     start, end = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
-    rows = select_rows(url, sampled, start, end)
+    rows = select_rows(db, start, end)
     archive_month(root, "2026-01", rows)
     verified = verify_month(root, "2026-01", rows)
     with psycopg.connect(url) as conn:
         conn.execute("update event_analytics_events set referrer = 'changed' where id = %s", (rows["id"][0],))
 
     with pytest.raises(RetentionError, match="nothing was deleted"):
-        delete_rows(url, sampled, rows, verified, start, end)
+        delete_rows(db, rows, verified, start, end)
 
     assert fetch_count(url, f"\"timestamp\" >= '{start.isoformat()}' and \"timestamp\" < '{end.isoformat()}'") == rows.height
 
@@ -268,8 +270,9 @@ def test_anonymisation_cuts_addresses_exactly_once(settings: Settings) -> None:
     with psycopg.connect(url) as conn:
         ids = {name: insert_row(conn, at, ip_address=address) for name, (at, address, _) in addresses.items()}
 
-    changed = anonymise_addresses(url, settings, ANONYMISE_BEFORE)
-    again = anonymise_addresses(url, settings, ANONYMISE_BEFORE)
+    db = Database(url, settings)
+    changed = anonymise_addresses(db, ANONYMISE_BEFORE)
+    again = anonymise_addresses(db, ANONYMISE_BEFORE)
 
     with psycopg.connect(url) as conn:
         stored = dict(conn.execute("select id::text, abbrev(ip_address) from event_analytics_events").fetchall())

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
+from flows.database import Database
 from flows.extract import extract_raw_events, extract_with_visit_context
 from flows.settings import load_settings
 from flows.window import VISIT_CONTEXT, metric_config
@@ -37,7 +38,7 @@ def test_a_visit_longer_than_the_context_is_followed_back_to_its_start(long_visi
     settings = load_settings()
     config = metric_config(settings)
     start, end = DAY + timedelta(hours=4), DAY + timedelta(hours=5)
-    rows, lower = extract_with_visit_context(long_visit, settings, start, end, VISIT_CONTEXT, config)
+    rows, lower = extract_with_visit_context(Database(long_visit, settings), start, end, VISIT_CONTEXT, config)
     assert lower <= DAY  # followed back past the 02:00 edge to the visit's start
     followed = compute_hours(rows, start, end, config).hours
     whole = compute_hours(extract_raw_events(long_visit, DAY - timedelta(days=1), DAY + timedelta(days=1)), start, end, config).hours

@@ -20,6 +20,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from flows.database import Database
 from flows.settings import Settings
 from service.app import create_app
 from service.settings import ServiceSettings
@@ -62,7 +63,7 @@ def client_factory(database_url: str) -> Iterator[Callable[..., TestClient]]:
     opened: list[TestClient] = []
 
     def open_client(**overrides) -> TestClient:
-        client = TestClient(create_app(database_url, Settings(database_url=database_url), ServiceSettings(**overrides)))
+        client = TestClient(create_app(Database(database_url, Settings(database_url=database_url)), ServiceSettings(**overrides)))
         client.__enter__()
         opened.append(client)
         return client
