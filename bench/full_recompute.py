@@ -12,8 +12,9 @@ at all, before any computation.
 The backfill is `analytics backfill --start … --end …` with default options, run as a user runs it
 (a subprocess of the installed command, Prefect included, on the local Prefect server the command
 starts or reuses), timed by the wall clock, with its peak RSS. Where its time went comes from the
-backfill's own records: each chunk's extract, compute, lock-wait and write seconds
-(event_analytics_backfill_chunks), the flow's start and end (event_analytics_backfills).
+backfill's own records: each chunk's queue (for its extract-and-compute turn), extract, compute,
+lock-wait and write seconds (event_analytics_backfill_chunks), the flow's start and end
+(event_analytics_backfills).
 """
 
 from __future__ import annotations
@@ -120,6 +121,7 @@ def breakdown(url: str) -> dict[str, float]:
         ).fetchone()
         stages, chunks, last = conn.execute(
             """select jsonb_build_object(
+                   'queue', sum((figures->>'queue_seconds')::float),
                    'extract', sum((figures->>'extract_seconds')::float), 'compute', sum((figures->>'compute_seconds')::float),
                    'lock_wait', sum((figures->>'lock_wait_seconds')::float), 'write', sum((figures->>'write_seconds')::float)),
                    count(*), max(completed_at)
