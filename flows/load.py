@@ -17,7 +17,7 @@ from flows.guards import guarded_writes, note_all_time_uniques, note_period_uniq
 from flows.invalidation import invalidating_transaction
 from flows.sql import load_sql
 from transforms.breakdowns import attach_breakdown_json
-from transforms.metrics import BREAKDOWNS, PERIOD_METRICS, VISITOR_HOURS
+from transforms.metrics import BREAKDOWNS, PERIOD_METRICS
 from transforms.periods import ALL_TIME_START
 from transforms.pipeline import HourResult
 from transforms.rollups import (
@@ -27,14 +27,13 @@ from transforms.rollups import (
     moved_uniques,
     period_span,
     period_spans,
-    roll_up_periods,
     sum_periods,
     with_uniques,
 )
-from transforms.summary import ROLLING_WINDOWS, SUMMARY, add_ratios, as_of_hour, summarise_items
+from transforms.stored import PreparedWindow, period_rows, prepare_window
+from transforms.summary import ROLLING_WINDOWS, SUMMARY, as_of_hour, summarise_items
 from transforms.text import without_nul
 
-PERIOD_KEYS = ["event_id", "period_type", "period_start"]
 # all_time rows all start at ALL_TIME_START: reading the periods starting in this span reads them.
 ALL_TIME_SPAN = (ALL_TIME_START, ALL_TIME_START + timedelta(days=1))
 VIEW_BOUNDS = pl.Schema({name: dtype for name, dtype in ALL_TIME_FACTS.items() if name != "unique_views_count"})
@@ -43,17 +42,6 @@ RECENT_SUMS = pl.Schema(
     {"event_id": pl.String, **{f"{figure}_{suffix}": pl.Int64 for suffix in ROLLING_WINDOWS for figure in ("views", "clicks")}}
 )
 RECENT_UNIQUES = pl.Schema({"event_id": pl.String, **{f"unique_views_{suffix}": pl.Int64 for suffix in ROLLING_WINDOWS}})
-STAGE_PERIOD_COLUMNS = [
-    *PERIOD_METRICS.names(),
-    "avg_time_on_page_seconds",
-    "bounce_rate",
-    "traffic_sources",
-    "device_types",
-    "age_groups",
-    "genders",
-    "views_by_hour_of_day",
-    "views_by_weekday",
-]
 
 
 @dataclass
@@ -92,25 +80,17 @@ def read_frame(conn: psycopg.Connection, name: str, params: dict, schema: pl.Sch
     return pl.read_csv(buffer, has_header=False, new_columns=schema.names(), schema=schema)
 
 
-def _period_rows(periods: pl.DataFrame, breakdowns: pl.DataFrame) -> pl.DataFrame:
-    """Period rows as stored: ratios and breakdown JSON added, in the unique key's order (index
-    inserts then follow each other through the indexes: 1.4x faster than in grouping order)."""
-    rows = attach_breakdown_json(add_ratios(periods), breakdowns, PERIOD_KEYS)
-    return rows.select(STAGE_PERIOD_COLUMNS).sort("event_id", "period_start", "period_type")
-
-
 def write_periods(
     conn: psycopg.Connection,
-    periods: pl.DataFrame,
-    breakdowns: pl.DataFrame,
+    rows: pl.DataFrame,
     period_type: str,
     start: datetime,
     end: datetime,
     items: Sequence[str] | None,
     report: LoadReport,
 ) -> None:
-    """Make the stored rows of `period_type` starting in [start, end) (for `items`, or all) equal `periods`."""
-    rows = _period_rows(periods, breakdowns)
+    """Make the stored rows of `period_type` starting in [start, end) (for `items`, or all) equal
+    `rows` (period_rows: as stored)."""
     params = {"period_type": period_type, "start": start, "end": end, "items": list(items) if items is not None else None}
     deleted = 0
     if not conn.execute(load_sql("any_period_rows"), params).fetchone()[0]:
@@ -131,7 +111,7 @@ def write_periods(
         conn.execute("set local enable_nestloop = off")
         deleted = conn.execute(load_sql("delete_stale_period_rows"), params).rowcount
         conn.execute("set local enable_nestloop = on")
-    note_periods(period_type, start, end, periods["event_id"].unique().to_list())
+    note_periods(period_type, start, end, rows["event_id"].unique().to_list())
     report.rows_written[period_type] = report.rows_written.get(period_type, 0) + written
     report.rows_deleted[period_type] = report.rows_deleted.get(period_type, 0) + deleted
 
@@ -148,7 +128,7 @@ def read_periods(
 
 def replace_hours(
     conn: psycopg.Connection,
-    result: HourResult,
+    prepared: PreparedWindow,
     start: datetime,
     end: datetime,
     timezone_name: str,
@@ -156,7 +136,8 @@ def replace_hours(
     scope: Sequence[str] | None = None,
 ) -> list[str]:
     """Replace the hour rows and visitor-hours in [start, end) of `scope` (all items when None),
-    keeping all_time rows exact; return the items touched. `result` holds only `scope`'s items."""
+    keeping all_time rows exact; return the items touched. `prepared` holds only `scope`'s items."""
+    result = prepared.result
     # The replaced rows' breakdowns matter only summed per item (all-time deltas): summed by the database.
     scope_list = list(scope) if scope is not None else None
     replaced = {"period_type": "hour", "start": start, "end": end, "items": scope_list}
@@ -170,18 +151,16 @@ def replace_hours(
     sums, new_all_time_breakdowns = advance_all_time(
         all_time, all_time_breakdowns, (old_hours, old_breakdowns), (result.hours, result.breakdowns), timezone_name
     )
-    write_periods(conn, result.hours, result.breakdowns, "hour", start, end, scope, report)
+    write_periods(conn, prepared.hours, "hour", start, end, scope, report)
 
     conn.execute("truncate stage_decremented")
     conn.execute(load_sql("remove_visitor_hours"), {"start": start, "end": end, "items": scope_list})
     # Straight into the table (the window's rows were just removed), and the per-visitor counts
     # through a small staging table; both in primary-key order, so that their index inserts follow
     # each other through the index rather than jump around it.
-    visitor_hours = result.visitor_hours.select(VISITOR_HOURS.names()).sort("event_id", "hour_start", "visitor_key")
-    copy_frame(conn, "event_analytics_visitor_hours", visitor_hours)
+    copy_frame(conn, "event_analytics_visitor_hours", prepared.visitor_hours)
     conn.execute("truncate stage_visitor_counts")
-    counts = visitor_hours.group_by("event_id", "visitor_key").agg(pl.len().alias("hours_count")).sort("event_id", "visitor_key")
-    copy_frame(conn, "stage_visitor_counts", counts)
+    copy_frame(conn, "stage_visitor_counts", prepared.visitor_counts)
     new_visitors = dict(conn.execute(load_sql("add_visitor_hours")).fetchall())
     departed = dict(conn.execute(load_sql("delete_departed_visitors")).fetchall())
     # All-time uniques move by the visitors an item gained and lost, so no count rescans its history.
@@ -191,7 +170,7 @@ def replace_hours(
     note_all_time_uniques(dict(uniques.iter_rows()))
     facts = uniques.join(read_frame(conn, "read_all_time_facts", {"items": items}, VIEW_BOUNDS), on="event_id", how="left")
     all_time_rows = complete_all_time(sums, facts)
-    write_periods(conn, all_time_rows, new_all_time_breakdowns, "all_time", far_start, far_end, items, report)
+    write_periods(conn, period_rows(all_time_rows, new_all_time_breakdowns), "all_time", far_start, far_end, items, report)
     return items
 
 
@@ -212,7 +191,8 @@ def rebuild_all_time(conn: psycopg.Connection, items: list[str], timezone_name: 
         orient="row",
     )
     facts = uniques.join(read_frame(conn, "read_all_time_facts", {"items": items}, VIEW_BOUNDS), on="event_id", how="right")
-    write_periods(conn, complete_all_time(sums, facts), all_time_breakdowns, "all_time", far_start, far_end, items, report)
+    all_time_rows = period_rows(complete_all_time(sums, facts), all_time_breakdowns)
+    write_periods(conn, all_time_rows, "all_time", far_start, far_end, items, report)
 
 
 def roll_up(
@@ -222,25 +202,21 @@ def roll_up(
     period_types: Sequence[str],
     timezone_name: str,
     report: LoadReport,
-    computed: tuple[HourResult, datetime, datetime] | None = None,
+    rolled_up: dict[str, pl.DataFrame] | None = None,
 ) -> None:
-    """Recompute the day/week/month rows of `items` for the periods that contain the given hours.
-
-    Periods that lie wholly inside a `computed` window are summed from its hours in memory;
-    the others from the hour rows and visitor-hours stored for them.
-    """
+    """Recompute the day/week/month rows of `items` for the periods that contain the given hours:
+    the rows `rolled_up` holds for a type (a window's own, PreparedWindow), else from the hour rows
+    and visitor-hours stored for them."""
     for period_type in period_types:
         span = period_span(hour_starts, period_type, timezone_name)
         if span is None or not items:
             continue
         start, end = span
-        if computed is not None and computed[1] <= start and end <= computed[2]:
-            result = computed[0]
-            hours, hour_breakdowns, visitor_hours = result.hours, result.breakdowns, result.visitor_hours
-            periods, breakdowns = roll_up_periods(hours, hour_breakdowns, visitor_hours, period_type, timezone_name)
+        if rolled_up and period_type in rolled_up:
+            rows = rolled_up[period_type]
         else:
-            periods, breakdowns = roll_up_stored(conn, hour_starts, items, period_type, timezone_name)
-        write_periods(conn, periods, breakdowns, period_type, start, end, items, report)
+            rows = period_rows(*roll_up_stored(conn, hour_starts, items, period_type, timezone_name))
+        write_periods(conn, rows, period_type, start, end, items, report)
 
 
 def roll_up_stored(
@@ -314,18 +290,21 @@ def write_window(
     as_of: datetime | None,
     scope: Sequence[str] | None = None,
     record: Callable[[psycopg.Connection, LoadReport], None] | None = None,
+    prepared: PreparedWindow | None = None,
 ) -> LoadReport:
     """Write one computed window and everything derived from it, in one transaction.
 
     `scope` limits the rewrite to some items; `record` runs inside the same transaction (a
-    backfill records the chunk as done there, so that done means written).
+    backfill records the chunk as done there, so that done means written). `prepared` is `result`
+    made ready by prepare_window before the lock (process_window does so); else it is made here.
     """
     report = LoadReport()
     with analytics_transaction(conn) as report.lock_wait_seconds:
-        result = result.only(scope)
-        items = replace_hours(conn, result, start, end, timezone_name, report, scope)
+        if prepared is None:
+            prepared = prepare_window(result.only(scope), start, end, roll_up_types, timezone_name)
+        items = replace_hours(conn, prepared, start, end, timezone_name, report, scope)
         hours_in_window = pl.datetime_range(start, end, "1h", closed="left", eager=True, time_zone="UTC")
-        roll_up(conn, hours_in_window, items, roll_up_types, timezone_name, report, computed=(result, start, end))
+        roll_up(conn, hours_in_window, items, roll_up_types, timezone_name, report, rolled_up=prepared.rolled_up)
         if as_of is not None:
             refresh_summaries(conn, items, as_of, timezone_name, report)
         report.items = items

@@ -20,6 +20,7 @@ from flows.load import LoadReport, write_window
 from flows.settings import Settings
 from flows.windows import Window
 from transforms.pipeline import MetricConfig, compute_hours
+from transforms.stored import prepare_window
 
 # Rows this long before and after a window are read too, so that visits crossing its edges are
 # whole; visits still going at the lower edge are followed further back (extract_with_visit_context).
@@ -132,6 +133,8 @@ def process_window(
         raw, _ = extract_with_visit_context(db, window.start, window.end, VISIT_CONTEXT, config)
         extracted = time.perf_counter()
         result = compute_hours(raw, window.start, window.end, config)
+        # Everything of the write that does not depend on stored rows, before the write lock.
+        prepared = prepare_window(result.only(scope), window.start, window.end, roll_up_types, db.settings.timezone)
         computed = time.perf_counter()
     report.rows_read = int(result.report["rows_read"])
     report.rows_rejected = dict(result.report["rows_rejected"])
@@ -161,6 +164,7 @@ def process_window(
             as_of=as_of,
             scope=scope,
             record=record_in_transaction,
+            prepared=prepared,
         )
     fill(loaded)
     return report

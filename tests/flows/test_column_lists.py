@@ -9,14 +9,14 @@ import re
 import psycopg
 import pytest
 
-from flows.load import STAGE_PERIOD_COLUMNS
 from flows.sql import load_sql
 from transforms.breakdowns import JSON_COLUMNS
+from transforms.stored import STORED_PERIOD_COLUMNS
 from transforms.summary import SUMMARY
 
 SUMMARY_COLUMNS = [*SUMMARY.names(), "traffic_sources", "device_types"]
 UPSERTS = {
-    "upsert_period_rows": ("event_analytics", "stage_periods", STAGE_PERIOD_COLUMNS, ["event_id", "period_type", "period_start"]),
+    "upsert_period_rows": ("event_analytics", "stage_periods", STORED_PERIOD_COLUMNS, ["event_id", "period_type", "period_start"]),
     "upsert_summaries": ("event_analytics_summary", "stage_summary", SUMMARY_COLUMNS, ["event_id"]),
 }
 
