@@ -59,6 +59,16 @@ def _copy_out(conn: psycopg.Connection, table: str) -> io.BytesIO:
     return buffer
 
 
+def _timed_copy_in(conn: psycopg.Connection, target: str, buffer: io.BytesIO) -> tuple[int, float]:
+    """COPY a binary buffer into `target` and commit; the rows it then holds and the seconds it took."""
+    started = time.perf_counter()
+    with conn.cursor().copy(f"copy {target} from stdin (format binary)") as copy:
+        copy.write(buffer.getbuffer())
+    conn.commit()
+    elapsed = time.perf_counter() - started
+    return conn.execute(f"select count(*) from {target}").fetchone()[0], elapsed
+
+
 def floor_load(url: str) -> tuple[int, float]:
     """COPY the result rows, as the backfill left them, into empty tables; return how many and the seconds."""
     rows, elapsed = 0, 0.0
@@ -66,12 +76,8 @@ def floor_load(url: str) -> tuple[int, float]:
         for table in RESULT_TABLES:
             buffer = _copy_out(conn, table)
             conn.execute(f"create temp table floor_{table} (like {table} including defaults)")
-            started = time.perf_counter()
-            with conn.cursor().copy(f"copy floor_{table} from stdin (format binary)") as copy:
-                copy.write(buffer.getbuffer())
-            conn.commit()
-            elapsed += time.perf_counter() - started
-            rows += conn.execute(f"select count(*) from floor_{table}").fetchone()[0]
+            copied, seconds = _timed_copy_in(conn, f"floor_{table}", buffer)
+            rows, elapsed = rows + copied, elapsed + seconds
     return rows, elapsed
 
 
@@ -87,12 +93,8 @@ def contract_floor(url: str) -> tuple[int, float]:
             if table in ("event_analytics", "event_analytics_summary"):
                 conn.execute(f"alter table contract_{table} add foreign key (event_id) references events (id) on delete cascade")
             conn.commit()
-            started = time.perf_counter()
-            with conn.cursor().copy(f"copy contract_{table} from stdin (format binary)") as copy:
-                copy.write(buffer.getbuffer())
-            conn.commit()
-            elapsed += time.perf_counter() - started
-            rows += conn.execute(f"select count(*) from contract_{table}").fetchone()[0]
+            copied, seconds = _timed_copy_in(conn, f"contract_{table}", buffer)
+            rows, elapsed = rows + copied, elapsed + seconds
             conn.execute(f"drop table contract_{table}")
             conn.commit()
     return rows, elapsed
