@@ -64,6 +64,14 @@ SETTING_RANGES: dict[str, tuple[int, int, str, str]] = {
 
 
 def _int_setting(env: Mapping[str, str], name: str, default: int) -> int:
+    return int_setting(env, name, default, *SETTING_RANGES[name])
+
+
+def int_setting(
+    env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int | None = None, unit: str = "", why: str = ""
+) -> int:
+    """A whole-number setting from the environment, `default` when unset or empty; out of
+    [minimum, maximum] or not a number raises SettingsError with the fix (flows and service)."""
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -71,10 +79,10 @@ def _int_setting(env: Mapping[str, str], name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a whole number; set it to e.g. {default}") from None
-    minimum, maximum, unit, why = SETTING_RANGES[name]
+    allowed = f"{minimum}..{maximum} {unit}, " if maximum is not None else ""
     if value < minimum:
-        raise SettingsError(f"{name}={value} is below {minimum}; set it to {minimum}..{maximum} {unit}, e.g. {default}")
-    if value > maximum:
+        raise SettingsError(f"{name}={value} is below {minimum}; set it to {allowed}e.g. {default}")
+    if maximum is not None and value > maximum:
         raise SettingsError(f"{name}={value} is above {maximum} {unit} ({why}); set it to {minimum}..{maximum}, e.g. {default}")
     return value
 

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from flows.settings import SettingsError
+from flows.settings import SettingsError, int_setting
 
 
 @dataclass(frozen=True)
@@ -31,19 +31,6 @@ class ServiceSettings:
     read_pool_size: int = 8
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a whole number; set it to e.g. {default}") from None
-    if value < minimum:
-        raise SettingsError(f"{name}={value} is below {minimum}; set it to e.g. {default}")
-    return value
-
-
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = (env.get(name) or "").strip().lower()
     if raw == "":
@@ -62,14 +49,14 @@ def load_service_settings(environ: Mapping[str, str] | None = None) -> ServiceSe
     return ServiceSettings(
         redis_url=env.get("REDIS_URL") or None,
         cache_enabled=_flag(env, "ANALYTICS_SERVE_CACHE", defaults.cache_enabled),
-        cache_ttl_seconds=_int(env, "ANALYTICS_SERVE_CACHE_TTL_SECONDS", defaults.cache_ttl_seconds, 1),
-        cache_max_entries=_int(env, "ANALYTICS_SERVE_CACHE_MAX_ENTRIES", defaults.cache_max_entries, 1),
+        cache_ttl_seconds=int_setting(env, "ANALYTICS_SERVE_CACHE_TTL_SECONDS", defaults.cache_ttl_seconds, 1),
+        cache_max_entries=int_setting(env, "ANALYTICS_SERVE_CACHE_MAX_ENTRIES", defaults.cache_max_entries, 1),
         trusted_proxy_header=(env.get("ANALYTICS_TRUSTED_PROXY_HEADER") or "").strip().lower() or None,
         trusted_user_header=(env.get("ANALYTICS_TRUSTED_USER_HEADER") or "").strip().lower() or None,
         user_token_secret=env.get("ANALYTICS_USER_TOKEN_SECRET") or None,
-        batch_max_rows=_int(env, "ANALYTICS_TRACK_BATCH_ROWS", defaults.batch_max_rows, 1),
-        batch_wait_ms=_int(env, "ANALYTICS_TRACK_BATCH_WAIT_MS", defaults.batch_wait_ms, 0),
-        writers=_int(env, "ANALYTICS_TRACK_WRITERS", defaults.writers, 1),
-        max_body_bytes=_int(env, "ANALYTICS_TRACK_MAX_BODY_BYTES", defaults.max_body_bytes, 256),
-        read_pool_size=_int(env, "ANALYTICS_SERVE_POOL_SIZE", defaults.read_pool_size, 1),
+        batch_max_rows=int_setting(env, "ANALYTICS_TRACK_BATCH_ROWS", defaults.batch_max_rows, 1),
+        batch_wait_ms=int_setting(env, "ANALYTICS_TRACK_BATCH_WAIT_MS", defaults.batch_wait_ms, 0),
+        writers=int_setting(env, "ANALYTICS_TRACK_WRITERS", defaults.writers, 1),
+        max_body_bytes=int_setting(env, "ANALYTICS_TRACK_MAX_BODY_BYTES", defaults.max_body_bytes, 256),
+        read_pool_size=int_setting(env, "ANALYTICS_SERVE_POOL_SIZE", defaults.read_pool_size, 1),
     )
