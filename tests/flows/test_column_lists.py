@@ -11,6 +11,7 @@ import pytest
 
 from flows.sql import load_sql
 from transforms.breakdowns import JSON_COLUMNS
+from transforms.schemas import RAW_EVENTS
 from transforms.stored import STORED_PERIOD_COLUMNS
 from transforms.summary import SUMMARY
 
@@ -88,3 +89,19 @@ def test_breakdown_dimensions_in_sql_match_the_json_columns(statement: str) -> N
     pairs = re.findall(r"\('(\w+)', a\.(\w+)\)", load_sql(statement))
     assert dict(pairs) == JSON_COLUMNS, statement
     assert len(pairs) == len(JSON_COLUMNS), f"{statement} names a dimension twice"
+
+
+def select_list(sql: str) -> list[str]:
+    """The expressions selected from event_analytics_events, comments dropped."""
+    head = re.sub(r"--[^\n]*", "", sql).split("from event_analytics_events")[0]
+    body = head[head.rindex("select") + len("select") :]
+    return [" ".join(part.split()) for part in body.split(",\n")]
+
+
+def test_the_raw_reads_select_the_same_columns() -> None:
+    # The three reads of raw rows feed the same frame (transforms/schemas.RAW_EVENTS): the same
+    # expressions in the same order, the id first where the archive needs it.
+    plain = select_list(load_sql("extract_raw_events"))
+    assert [expression.rsplit(" as ", 1)[-1] for expression in plain] == RAW_EVENTS.names()
+    assert select_list(load_sql("extract_visitor_events")) == plain
+    assert select_list(load_sql("extract_raw_events_with_ids")) == ["id::text as id", *plain]
