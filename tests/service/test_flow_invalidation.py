@@ -61,6 +61,12 @@ def track_views(service, item: str, views: int, clicks: int) -> None:
     age_current_hour(os.environ["DATABASE_URL"])
 
 
+def tracked_day() -> datetime:
+    """The UTC day that views tracked now are stored in once aged into the last closed hour
+    (age_current_hour): yesterday during the first hour of a day."""
+    return (current_hour() - timedelta(hours=1)).replace(hour=0)
+
+
 def day_params(day_start: datetime) -> dict:
     """One day row (today's ends tomorrow, after the default end_date of now)."""
     return {"period_type": "day", "start_date": day_start.isoformat(), "end_date": (day_start + timedelta(days=1)).isoformat()}
@@ -100,7 +106,7 @@ def test_in_process_caches_of_two_services_show_every_flow_at_once(flowed_databa
     url = flowed_database
     services = [serve_factory(), serve_factory()]
     item = busiest_item(url)
-    today = current_hour().replace(hour=0)
+    today = tracked_day()
     yesterday = today - timedelta(days=1)
 
     # hourly: rows tracked through the service, then the hourly flow over the current hour
@@ -132,7 +138,7 @@ def test_a_redis_cache_shows_the_hourly_flow_at_once(flowed_database, serve_fact
     else:
         monkeypatch.delenv("REDIS_URL", raising=False)
     item = busiest_item(url)
-    today = current_hour().replace(hour=0)
+    today = tracked_day()
     for views in (4, 6):
         warm(services, item, today)
         before = stored_summary(url, item)["total_views"]
@@ -146,7 +152,7 @@ def test_with_no_service_running_a_flow_leaves_no_stale_redis_entry(flowed_datab
     url = flowed_database
     monkeypatch.delenv("REDIS_URL", raising=False)
     item = busiest_item(url)
-    today = current_hour().replace(hour=0)
+    today = tracked_day()
     first = serve_factory(REDIS_URL=REDIS_URL)
     warm([first], item, today)
     before = stored_summary(url, item)["total_views"]
