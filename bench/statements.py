@@ -42,7 +42,7 @@ def _label(query: object, names: dict[str, str]) -> str:
     if words.startswith("copy (") and " to stdout" in text:
         inner = text[len("copy (") : text.rindex(") to stdout")].strip()
         for body, name in names.items():
-            if inner.startswith(body[:60]) or name in inner:
+            if inner.startswith(body[:60]):
                 return "COPY out " + name
         return "COPY out " + " ".join(inner.split()[:3])
     return words

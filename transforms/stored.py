@@ -33,7 +33,8 @@ STORED_PERIOD_COLUMNS = [
 
 def period_rows(periods: pl.DataFrame, breakdowns: pl.DataFrame) -> pl.DataFrame:
     """Period rows as stored: ratios and breakdown JSON added, in the unique key's order (index
-    inserts then follow each other through the indexes: 1.4x faster than in grouping order)."""
+    inserts then follow each other through the indexes: the 1M-row backfill's 215,508 period rows
+    took 1.87 s to insert in this order, 2.62 s shuffled)."""
     rows = attach_breakdown_json(add_ratios(periods), breakdowns, PERIOD_KEYS)
     return rows.select(STORED_PERIOD_COLUMNS).sort("event_id", "period_start", "period_type")
 
