@@ -13,6 +13,7 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
+from data import EVEN, NATURAL, SPREADS
 from transforms.schemas import RAW_TABLE_ROWS, UTC_TIME
 
 SITE = "https://www.example-events.com"
@@ -415,14 +416,20 @@ def generate_items(count: int, seed: int, *, around: datetime = DEFAULT_ITEMS_AN
     )
 
 
-def generate_raw_events(rows: int, days: int, seed: int, end: datetime, items: pl.DataFrame) -> pl.DataFrame:
+def generate_raw_events(rows: int, days: int, seed: int, end: datetime, items: pl.DataFrame, spread: str = NATURAL) -> pl.DataFrame:
     """Raw tracking rows in [end - days, end), grouped in visits of returning visitors; naive `end` is UTC."""
-    chunks = list(iter_raw_events(rows, days, seed, end, items))
+    chunks = list(iter_raw_events(rows, days, seed, end, items, spread=spread))
     return pl.concat(chunks) if chunks else pl.DataFrame(schema=SAMPLE_RAW_EVENTS)
 
 
 def iter_raw_events(
-    rows: int, days: int, seed: int, end: datetime, items: pl.DataFrame, chunk_rows: int = GENERATE_CHUNK_ROWS
+    rows: int,
+    days: int,
+    seed: int,
+    end: datetime,
+    items: pl.DataFrame,
+    chunk_rows: int = GENERATE_CHUNK_ROWS,
+    spread: str = NATURAL,
 ) -> Iterator[pl.DataFrame]:
     """The rows of generate_raw_events in consecutive frames of about `chunk_rows`, sorted by timestamp
     across frames, so that memory stays bounded by a chunk and the visitor pool, not by `rows`.
@@ -430,7 +437,14 @@ def iter_raw_events(
     Up to `chunk_rows` rows are one frame drawn exactly as before chunking (same seed, same rows).
     Beyond, the range is cut into spans of hours, each drawn from its own stream seeded from `seed`;
     the visitors (who return across spans), item popularity and the rows per span are drawn first.
+
+    `spread` NATURAL gives items a Zipf-like popularity and hours a daily and weekly rhythm; EVEN
+    makes every item and hour equally likely (more (item, hour) pairs hold rows, closer to the rows
+    the plan's PL/pgSQL was timed on), with the same random draws otherwise.
     """
+    if spread not in SPREADS:
+        raise ValueError(f"spread must be one of {', '.join(SPREADS)}, got {spread!r}")
+    even = spread == EVEN
     if rows < 0 or days < 1:
         raise ValueError(f"rows must be >= 0 and days >= 1, got rows={rows}, days={days}")
     if items.height == 0:
@@ -447,7 +461,7 @@ def iter_raw_events(
         lengths = _draw_visit_lengths(rng, rows)
         pool = _draw_visitor_pool(rng, _pool_size(lengths.size), visits=lengths.size)
         span = _Span(begin_us, end_us, 0, hours)
-        frame = _draw_span(rng, lengths, pool, pool["visitor_of_visit"], items, None, span, begin_us, end_us)
+        frame = _draw_span(rng, lengths, pool, pool["visitor_of_visit"], items, None, span, begin_us, end_us, even)
         frame = frame.sort("timestamp", maintain_order=True).with_columns(id=_draw_uuids(rng, rows))
         counts = [_bad_row_count(rows, rate) for rate in _BAD_ROW_RATES]
         yield _spoil_rows(rng, frame, counts).select(SAMPLE_RAW_EVENTS.names()).cast(dict(SAMPLE_RAW_EVENTS))
@@ -455,10 +469,10 @@ def iter_raw_events(
 
     mean = float(_VISIT_LENGTHS @ _VISIT_LENGTH_P)
     pool = _draw_visitor_pool(rng, _pool_size(int(rows / mean) + 1), visits=None)
-    item_weights = _item_weights(rng, items)
+    item_weights = _item_weights(rng, items, even)
     spans = min(hours, -(-rows // chunk_rows))
     bounds = [hours * k // spans for k in range(spans + 1)]
-    weights = _hour_weights(begin_us, hours)
+    weights = _hour_weights(begin_us, hours, even)
     span_weights = np.array([weights[lo:hi].sum() for lo, hi in itertools.pairwise(bounds)])
     rows_per_span = rng.multinomial(rows, span_weights / span_weights.sum())
     # Bad rows: exactly as many of each kind as one frame would hold, spread over the spans.
@@ -477,7 +491,7 @@ def iter_raw_events(
         if span_rows:
             lengths = _draw_visit_lengths(span_rng, span_rows)
             visitor_of_visit = np.searchsorted(pool["cdf"], span_rng.random(lengths.size), side="right")
-            drawn = _draw_span(span_rng, lengths, pool, visitor_of_visit, items, item_weights, span, begin_us, end_us)
+            drawn = _draw_span(span_rng, lengths, pool, visitor_of_visit, items, item_weights, span, begin_us, end_us, even)
             drawn = drawn.with_columns(id=_draw_uuids(span_rng, span_rows), _order=pl.col("timestamp"))
             counts = np.bincount(kinds[kind_edges[k] : kind_edges[k + 1]], minlength=len(_BAD_ROW_RATES)).tolist()
             frame = _spoil_rows(span_rng, drawn, counts).select(*SAMPLE_RAW_EVENTS.names(), "_order")
@@ -522,6 +536,7 @@ def _draw_span(
     span: _Span,
     begin_us: int,
     end_us: int,
+    even: bool = False,
 ) -> pl.DataFrame:
     """The visits of one span of hours (ids and bad rows aside), their rows unsorted."""
     rows = int(lengths.sum())
@@ -537,14 +552,14 @@ def _draw_span(
     segment = position * segments[visit_of_row] // lengths[visit_of_row]
     segment_start = (position == 0) | np.concatenate(([True], segment[1:] != segment[:-1]))
     if item_weights is None:
-        item_weights = _item_weights(rng, items)
+        item_weights = _item_weights(rng, items, even)
     item_of_slot = rng.choice(items.height, size=(visits, 3), p=item_weights)
     item_row = item_of_slot[visit_of_row, segment]
     previous_item_row = item_of_slot[visit_of_row, np.maximum(segment - 1, 0)]
 
     offsets = _draw_row_offsets(rng, position, first_row_of_visit, visit_of_row, bot_row)
     last_offset = offsets[first_row_of_visit + lengths - 1]
-    starts = _draw_visit_starts(rng, visits, begin_us, span.first_hour, span.hours)
+    starts = _draw_visit_starts(rng, visits, begin_us, span.first_hour, span.hours, even)
     # Visits running past the range's end move back by a random margin, so that every row stays
     # inside without piling up on its last microsecond; none moves before its span.
     margin = rng.integers(1, _HOUR_US, size=visits)
@@ -631,13 +646,14 @@ def generate_sample(
     end: datetime,
     items: int = 200,
     chunk_rows: int = GENERATE_CHUNK_ROWS,
+    spread: str = NATURAL,
 ) -> dict[str, int]:
     """Generate and write items then raw rows (the caller commits); return {'items': n, 'raw_events': n}."""
     item_frame = generate_items(items, seed, around=end)
     written_items = write_items(conn, item_frame)
     # A COPY per chunk: memory stays bounded by a chunk, and no single statement runs for the
     # whole load (a 10M-row COPY outlasted the statement timeout).
-    written_rows = sum(write_raw_events(conn, chunk) for chunk in iter_raw_events(rows, days, seed, end, item_frame, chunk_rows))
+    written_rows = sum(write_raw_events(conn, chunk) for chunk in iter_raw_events(rows, days, seed, end, item_frame, chunk_rows, spread))
     return {"items": written_items, "raw_events": written_rows}
 
 
@@ -827,10 +843,13 @@ def _format_ip_addresses(addresses: dict[str, np.ndarray], rows: np.ndarray) -> 
     ).to_series()
 
 
-def _item_weights(rng: np.random.Generator, items: pl.DataFrame) -> np.ndarray:
+def _item_weights(rng: np.random.Generator, items: pl.DataFrame, even: bool = False) -> np.ndarray:
     """Each item's chance of being looked at: Zipf-like popularity over a random ranking, less for
-    drafts and cancelled items."""
+    drafts and cancelled items; with `even`, the same for all (the ranking is still drawn, so that
+    the draws after it stay the same)."""
     rank = rng.permutation(items.height) + 1
+    if even:
+        return np.full(items.height, 1.0 / items.height)
     weights = 1.0 / rank**_ITEM_ZIPF_EXPONENT
     if "status" in items.columns:
         status = items.get_column("status").cast(pl.String).fill_null("approved")
@@ -857,18 +876,20 @@ def _draw_row_offsets(
     return elapsed - elapsed[first_row_of_visit][visit_of_row]
 
 
-def _hour_weights(begin_us: int, hours: int) -> np.ndarray:
-    """How busy each hour from begin_us on is: the daily and weekly rhythm."""
+def _hour_weights(begin_us: int, hours: int, even: bool = False) -> np.ndarray:
+    """How busy each hour from begin_us on is: the daily and weekly rhythm, or none with `even`."""
+    if even:
+        return np.ones(hours)
     hour_starts = begin_us + np.arange(hours, dtype=np.int64) * _HOUR_US
     hour_of_day = (hour_starts // _HOUR_US) % 24
     weekday = (hour_starts // _DAY_US + 3) % 7  # 1970-01-01 was a Thursday
     return _HOUR_WEIGHTS[hour_of_day] * _WEEKDAY_WEIGHTS[weekday]
 
 
-def _draw_visit_starts(rng: np.random.Generator, visits: int, begin_us: int, first_hour: int, hours: int) -> np.ndarray:
+def _draw_visit_starts(rng: np.random.Generator, visits: int, begin_us: int, first_hour: int, hours: int, even: bool = False) -> np.ndarray:
     """Visit start instants in hours [first_hour, first_hour + hours) after begin_us, following the rhythm."""
     hour_starts = begin_us + np.arange(first_hour, first_hour + hours, dtype=np.int64) * _HOUR_US
-    weights = _hour_weights(hour_starts[0], hours)
+    weights = _hour_weights(hour_starts[0], hours, even)
     chosen = rng.choice(hour_starts.size, size=visits, p=weights / weights.sum())
     return hour_starts[chosen] + rng.integers(0, _HOUR_US, size=visits)
 

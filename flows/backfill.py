@@ -55,6 +55,10 @@ def pending_days(start: date, end: date, timezone_name: str, done: dict[str, dic
     return pending
 
 
+# The first chunk is smaller: nothing is written until it is computed (bench/README.md).
+FIRST_CHUNK_FRACTION = 4
+
+
 def plan_backfill_chunks(db: Database, start: date, end: date, chunk_days: int | None, done: dict[str, dict]) -> list[Window]:
     """The chunks still to compute: `chunk_days` days each, or with chunk_days None as many
     consecutive days as hold about ANALYTICS_CHUNK_ROWS raw rows (a day in an archived month is a
@@ -71,7 +75,15 @@ def plan_backfill_chunks(db: Database, start: date, end: date, chunk_days: int |
             rows_per_day = dict(conn.execute(load_sql("count_rows_per_day"), params).fetchall())
         archived = {month for month in months_overlapping(first.start, last.end) if partition_files(db.settings.archive_root, month)}
         single = [day for day in days if archived & set(_months_of(day_window(day, db.settings.timezone)))]
-        planned = plan_chunks(days, rows_per_day, max_rows=db.settings.chunk_rows, max_days=MAX_CHUNK_DAYS, single_days=single)
+        planned = plan_chunks(
+            days,
+            rows_per_day,
+            max_rows=db.settings.chunk_rows,
+            max_days=MAX_CHUNK_DAYS,
+            single_days=single,
+            # Only the chunk starting the range: a resumed backfill plans the chunks it left as before.
+            first_max_rows=db.settings.chunk_rows // FIRST_CHUNK_FRACTION if days[0] == start else None,
+        )
     return [day_window(first_day, db.settings.timezone, length) for first_day, length in planned]
 
 

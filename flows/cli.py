@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import NoReturn
 
+from data import NATURAL, SPREADS
 from flows.parameters import MAX_LOOKBACK_HOURS, ParameterError, check_as_of
 
 # Prefect's ephemeral API server needs more than its default 20 s to start on 2 cores.
@@ -111,7 +112,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
         require_migrated(conn)
         try:
             with conn.transaction():
-                written = generate_sample(conn, rows=args.rows, days=args.days, seed=args.seed, end=end, items=args.items)
+                written = generate_sample(
+                    conn, rows=args.rows, days=args.days, seed=args.seed, end=end, items=args.items, spread=args.spread
+                )
         except UniqueViolation:
             written = None
     if written is None:
@@ -469,6 +472,12 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     generate.add_argument("--items", type=positive_int, default=200, help="items (default 200)")
     generate.add_argument("--end", type=parse_instant, default=None, help="end of the history (default: the current hour)")
+    generate.add_argument(
+        "--spread",
+        choices=SPREADS,
+        default=NATURAL,
+        help="natural: popular items and busy evenings (default); even: every item and hour alike, as in the seed-style rows of bench/README.md",
+    )
     generate.set_defaults(handler=cmd_generate)
 
     backfill = commands.add_parser(

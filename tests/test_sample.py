@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from polars.testing import assert_frame_equal
 
+from data import EVEN
 from data.sample import (
     GENERATE_CHUNK_ROWS,
     ITEMS_SCHEMA,
@@ -242,6 +243,28 @@ def test_popularity_is_skewed_and_traffic_has_rhythm(events: pl.DataFrame) -> No
     assert by_hour[20] > 5 * by_hour[4]
     by_weekday = dict(stamps.group_by(pl.col("timestamp").dt.weekday()).len().iter_rows())
     assert by_weekday[6] > 1.3 * by_weekday[2]
+
+
+@pytest.mark.parametrize("chunk_rows", [200_000, 30_000], ids=["one-frame", "in-chunks"])
+def test_even_spread_has_no_favourite_item_or_hour(items: pl.DataFrame, chunk_rows: int) -> None:
+    """`--spread even`: items and hours alike, so more (item, hour) pairs hold rows than in the
+    natural sample drawn from the same seed."""
+    even = pl.concat(list(iter_raw_events(200_000, 14, 5, END, items, chunk_rows, spread=EVEN)))
+    natural = pl.concat(list(iter_raw_events(200_000, 14, 5, END, items, chunk_rows)))
+    assert even.height == natural.height == 200_000
+    per_item = even.drop_nulls("event_id").group_by("event_id").len()["len"]
+    assert per_item.len() == items.height
+    assert per_item.max() < 1.6 * per_item.min()
+    by_hour = even.drop_nulls("timestamp").group_by(pl.col("timestamp").dt.hour()).len()["len"]
+    assert by_hour.len() == 24
+    assert by_hour.max() < 1.2 * by_hour.min()
+
+    def item_hours(frame: pl.DataFrame) -> int:
+        return frame.drop_nulls(["event_id", "timestamp"]).select("event_id", pl.col("timestamp").dt.truncate("1h")).n_unique()
+
+    assert item_hours(even) > 1.3 * item_hours(natural)
+    with pytest.raises(ValueError, match="spread must be one of natural, even"):
+        next(iter_raw_events(10, 1, 1, END, items, spread="uniform"))
 
 
 @pytest.mark.parametrize("copy_chunk_rows", [GENERATE_CHUNK_ROWS, 1_000], ids=["one-copy", "a-copy-per-chunk"])

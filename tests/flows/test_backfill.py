@@ -11,10 +11,12 @@ import pytest
 from data.sample import generate_sample
 from flows import backfill as backfill_module
 from flows import window as window_module
-from flows.backfill import backfill
+from flows.backfill import backfill, plan_backfill_chunks
 from flows.cli import main
+from flows.database import resolve_database
 from flows.runs import hourly
-from flows.windows import day_window
+from flows.settings import load_settings
+from flows.windows import Window, day_window
 
 ZONE = "Europe/Paris"
 FIRST, LAST = date(2026, 10, 21), date(2026, 10, 28)  # the 25-hour 2026-10-25 inside
@@ -47,6 +49,29 @@ def reset(url: str) -> None:
         conn.execute(
             "truncate event_analytics, event_analytics_summary, event_analytics_visitor_hours, event_analytics_visitors, event_analytics_backfills cascade"
         )
+
+
+def test_the_first_chunk_is_held_to_a_quarter_and_a_resumed_plan_keeps_the_boundaries(
+    sampled: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows-sized chunks: the range's first chunk holds at most a quarter of ANALYTICS_CHUNK_ROWS
+    (writing starts sooner); the others up to all of it. With chunks done, the rest is planned as
+    the first plan had it, so that a resumed backfill counts the same chunks."""
+    monkeypatch.setenv("ANALYTICS_CHUNK_ROWS", "4000")
+    db = resolve_database(load_settings())
+    with psycopg.connect(sampled) as conn:
+
+        def rows_in(window: Window) -> int:
+            return conn.execute(
+                "select count(*) from event_analytics_events where timestamp >= %s and timestamp < %s", (window.start, window.end)
+            ).fetchone()[0]
+
+        planned = plan_backfill_chunks(db, FIRST, LAST, None, {})
+        sizes = [rows_in(window) for window in planned]
+    assert len(planned) >= 3, sizes
+    assert sizes[0] <= 1_000 and all(size <= 4_000 for size in sizes[1:]) and max(sizes[1:]) > 1_000, sizes
+    done = {planned[0].start.isoformat(): {"chunk_end": planned[0].end.isoformat()}}
+    assert plan_backfill_chunks(db, FIRST, LAST, None, done) == planned[1:]
 
 
 @pytest.mark.usefixtures("prefect_server")

@@ -276,6 +276,23 @@ def test_generate_twice_with_one_seed_says_the_data_is_there(database_url: str, 
     assert main([*argv[:-1], "8"]) == 0
 
 
+def test_generate_spreads_rows_evenly_when_asked_and_refuses_an_unknown_spread(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["generate", "--rows", "4000", "--days", "2", "--items", "4", "--seed", "7", "--end", "2026-01-03T00:00:00Z"]
+    assert main([*argv, "--spread", "even"]) == 0
+    with psycopg.connect(database_url) as conn:
+        per_item = [n for (n,) in conn.execute("select count(*) from event_analytics_events where event_id is not null group by event_id")]
+    assert len(per_item) == 4 and max(per_item) < 1.5 * min(per_item)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as refused:
+        main([*argv, "--spread", "uniform"])
+    assert refused.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("analytics generate: argument --spread: invalid choice: 'uniform'") and err.count("\n") == 1
+    assert "natural" in err and "even" in err
+
+
 def test_a_backfill_of_a_range_without_rows_says_so_and_writes_nothing(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

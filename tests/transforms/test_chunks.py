@@ -18,6 +18,18 @@ def test_days_are_grouped_up_to_the_row_limit() -> None:
     assert plan_chunks(days(0, 1, 2, 3, 4), rows, max_rows=300, max_days=31) == [(D, 3), (D + timedelta(days=3), 2)]
 
 
+def test_the_first_chunk_can_be_held_smaller() -> None:
+    rows = dict(zip(days(*range(8)), [100] * 8, strict=True))
+    assert plan_chunks(days(*range(8)), rows, max_rows=300, max_days=31, first_max_rows=150) == [
+        (D, 1),
+        (D + timedelta(days=1), 3),
+        (D + timedelta(days=4), 3),
+        (D + timedelta(days=7), 1),
+    ]
+    # A first day over the smaller limit is still a chunk of its own, and the next chunks are full size.
+    assert plan_chunks(days(*range(4)), rows, max_rows=300, max_days=31, first_max_rows=50) == [(D, 1), (D + timedelta(days=1), 3)]
+
+
 def test_a_day_over_the_limit_is_a_chunk_of_its_own() -> None:
     rows = dict(zip(days(0, 1, 2), [10, 1_000, 10], strict=True))
     assert plan_chunks(days(0, 1, 2), rows, max_rows=300, max_days=31) == [(D, 1), (D + timedelta(days=1), 1), (D + timedelta(days=2), 1)]
