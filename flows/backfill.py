@@ -9,6 +9,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 
 import polars as pl
@@ -22,7 +23,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.archive import months_overlapping, partition_files
 from flows.check import guard_all_time_state
 from flows.database import Database
-from flows.load import LoadReport, analytics_transaction, rebuild_all_time, refresh_summaries, roll_up
+from flows.load import LoadReport, analytics_transaction, merge_load_reports, rebuild_all_time, refresh_summaries, roll_up
 from flows.parameters import BACKFILL_PERIODS, MAX_CHUNK_DAYS, check_chunk_days, validate_backfill
 from flows.parameters import BackfillError as BackfillError
 from flows.parameters import parse_chunk as parse_chunk
@@ -33,6 +34,7 @@ from flows.window import WindowReport, process_window
 from flows.windows import Window, day_window
 from transforms.chunks import plan_chunks
 from transforms.periods import month_first
+from transforms.shards import shard_items
 
 
 def pending_days(start: date, end: date, timezone_name: str, done: dict[str, dict]) -> list[date]:
@@ -55,6 +57,8 @@ def pending_days(start: date, end: date, timezone_name: str, done: dict[str, dic
     return pending
 
 
+# A chunk's items are written in this many shards side by side (flows/window.py, bench/README.md).
+WRITE_SHARDS = 2
 # The first chunk is smaller: nothing is written until it is computed (bench/README.md).
 FIRST_CHUNK_FRACTION = 4
 
@@ -117,10 +121,21 @@ def finish_range(
         with db.connect() as conn, analytics_transaction(conn):
             rebuild_all_time(conn, list(items), db.settings.timezone, report)
     longer = [p for p in period_types if p in ("week", "month")]
-    for window in month_windows(start, end, db.settings.timezone):
-        with db.connect() as conn, analytics_transaction(conn):
-            hours = pl.datetime_range(window.start, window.end, "1h", closed="left", eager=True, time_zone="UTC")
-            roll_up(conn, hours, list(items), longer, db.settings.timezone, report)
+
+    def roll_up_shard(shard: int, part: list[str]) -> LoadReport:
+        # A month per transaction; the shards' transactions run side by side (flows/window.py).
+        shard_report = LoadReport()
+        for window in month_windows(start, end, db.settings.timezone):
+            with db.connect() as conn, analytics_transaction(conn, shard):
+                hours = pl.datetime_range(window.start, window.end, "1h", closed="left", eager=True, time_zone="UTC")
+                roll_up(conn, hours, part, longer, db.settings.timezone, shard_report)
+        return shard_report
+
+    if longer:
+        busy = [(shard, part) for shard, part in enumerate(shard_items(items, WRITE_SHARDS)) if part]
+        with ThreadPoolExecutor(max_workers=len(busy) or 1, thread_name_prefix="analytics-shard") as pool:
+            rolled = [future.result() for future in [pool.submit(roll_up_shard, shard, part) for shard, part in busy]]
+        report = merge_load_reports([report, *rolled])
     if as_of is not None and items:
         with db.connect() as conn, analytics_transaction(conn):
             refresh_summaries(conn, list(items), as_of, db.settings.timezone, report)
@@ -190,7 +205,7 @@ def recompute_chunk(db: Database, window: Window, roll_up_types: list[str], scop
             {"backfill_id": backfill_id, "chunk_start": window.start, "chunk_end": window.end, "figures": json.dumps(figures_of(report))},
         )
 
-    report = process_window(db, window, roll_up_types=roll_up_types, as_of=None, scope=scope, record=record)
+    report = process_window(db, window, roll_up_types=roll_up_types, as_of=None, scope=scope, record=record, shards=WRITE_SHARDS)
     return {**figures_of(report), "seconds": round(time.perf_counter() - started, 3)}
 
 

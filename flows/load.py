@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import psycopg
 
-from flows.database import WRITE_LOCK_KEY
+from flows.database import SHARD_LOCK_CLASS, WRITE_LOCK_KEY
 from flows.guards import guarded_writes, note_all_time_uniques, note_period_uniques, note_periods, note_summaries, verify_now
 from flows.invalidation import invalidating_transaction
 from flows.sql import load_sql
@@ -53,6 +53,20 @@ class LoadReport:
     items: list[str] = field(default_factory=list)
     # Time spent queueing for the analytics write lock, apart from writing (bench/README.md).
     lock_wait_seconds: float = 0.0
+
+
+def merge_load_reports(reports: Sequence[LoadReport]) -> LoadReport:
+    """Reports of writes that ran side by side (item shards) as one: rows added up, items joined,
+    the longest wait for the lock."""
+    merged = LoadReport()
+    for report in reports:
+        for target, source in ((merged.rows_written, report.rows_written), (merged.rows_deleted, report.rows_deleted)):
+            for period_type, count in source.items():
+                target[period_type] = target.get(period_type, 0) + count
+        merged.items.extend(report.items)
+        merged.lock_wait_seconds = max(merged.lock_wait_seconds, report.lock_wait_seconds)
+    merged.items = sorted(set(merged.items))
+    return merged
 
 
 def copy_frame(conn: psycopg.Connection, table: str, frame: pl.DataFrame) -> None:
@@ -265,14 +279,19 @@ def refresh_summaries(conn: psycopg.Connection, items: list[str], as_of: datetim
 
 
 @contextmanager
-def analytics_transaction(conn: psycopg.Connection) -> Iterator[float]:
+def analytics_transaction(conn: psycopg.Connection, shard: int | None = None) -> Iterator[float]:
     """One transaction that holds the analytics write lock, reads times in UTC and has the staging tables;
     the rows written in it are checked against the invariants before it commits (flows/guards.py),
     and the items it touched are dropped from every cache before it returns (flows/invalidation.py).
+    With `shard`, the transaction writes only that item shard's rows (transforms/shards.py): it holds
+    the write lock shared with the other shards' writers and the shard's lock alone.
     Yields the seconds spent waiting for the lock."""
     with invalidating_transaction(conn):
         asked = time.perf_counter()
-        conn.execute(load_sql("lock_analytics_writes"), {"lock_key": WRITE_LOCK_KEY})
+        if shard is None:
+            conn.execute(load_sql("lock_analytics_writes"), {"lock_key": WRITE_LOCK_KEY})
+        else:
+            conn.execute(load_sql("lock_analytics_shard"), {"lock_key": WRITE_LOCK_KEY, "shard_class": SHARD_LOCK_CLASS, "shard": shard})
         waited = time.perf_counter() - asked
         conn.execute("set local timezone = 'UTC'")
         conn.execute(load_sql("create_staging_tables"))
@@ -292,15 +311,17 @@ def write_window(
     scope: Sequence[str] | None = None,
     record: Callable[[psycopg.Connection, LoadReport], None] | None = None,
     prepared: PreparedWindow | None = None,
+    shard: int | None = None,
 ) -> LoadReport:
     """Write one computed window and everything derived from it, in one transaction.
 
     `scope` limits the rewrite to some items; `record` runs inside the same transaction (a
     backfill records the chunk as done there, so that done means written). `prepared` is `result`
     made ready by prepare_window before the lock (process_window does so); else it is made here.
+    `shard` (with `scope` that shard's items) lets the writers of other shards run meanwhile.
     """
     report = LoadReport()
-    with analytics_transaction(conn) as report.lock_wait_seconds:
+    with analytics_transaction(conn, shard) as report.lock_wait_seconds:
         if prepared is None:
             prepared = prepare_window(result.only(scope), start, end, roll_up_types, timezone_name)
         items = replace_hours(conn, prepared, start, end, timezone_name, report, scope)

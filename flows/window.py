@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,10 +17,12 @@ import psycopg
 from data.reference import load_bot_patterns, load_known_sources
 from flows.database import Database
 from flows.extract import extract_with_visit_context
-from flows.load import LoadReport, write_window
+from flows.load import LoadReport, merge_load_reports, write_window
 from flows.settings import Settings
+from flows.sql import load_sql
 from flows.windows import Window
-from transforms.pipeline import MetricConfig, compute_hours
+from transforms.pipeline import HourResult, MetricConfig, compute_hours
+from transforms.shards import shard_items
 from transforms.stored import prepare_window
 
 # Rows this long before and after a window are read too, so that visits crossing its edges are
@@ -118,13 +121,23 @@ def process_window(
     as_of: datetime | None,
     scope: Sequence[str] | None = None,
     record: Callable[[psycopg.Connection, WindowReport], None] | None = None,
+    shards: int = 1,
 ) -> WindowReport:
     """Extract, compute and write one window; its rows of `scope`'s items only when given.
 
     `record` runs inside the write's transaction, after everything else was written and with the
     report complete but for the commit (a backfill records its chunk as done there, so that done
     means written; the late-hours catch-up takes its hours off the queue).
+
+    With `shards` > 1 (backfill chunks, which refresh no summaries), the items are split into
+    shards (transforms/shards.py) written side by side, each in its own transaction on its own
+    connection; `record` then runs in a transaction of its own once every shard has committed. A
+    failure after some shards committed leaves them written and the window not recorded: run again,
+    it rewrites nothing that is already right (the upsert skips unchanged rows, all-time figures
+    move by the difference to what is stored).
     """
+    if shards > 1 and as_of is not None:
+        raise ValueError("a window written in shards refreshes no summaries: pass as_of=None")
     report = WindowReport(window)
     config = metric_config(db.settings)
     queued = time.perf_counter()
@@ -134,7 +147,8 @@ def process_window(
         extracted = time.perf_counter()
         result = compute_hours(raw, window.start, window.end, config)
         # Everything of the write that does not depend on stored rows, before the write lock.
-        prepared = prepare_window(result.only(scope), window.start, window.end, roll_up_types, db.settings.timezone)
+        scopes = _shard_scopes(db, window, result, scope, shards) if shards > 1 else [scope]
+        prepared = [prepare_window(result.only(part), window.start, window.end, roll_up_types, db.settings.timezone) for part in scopes]
         computed = time.perf_counter()
     report.rows_read = int(result.report["rows_read"])
     report.rows_rejected = dict(result.report["rows_rejected"])
@@ -153,18 +167,54 @@ def process_window(
         if record is not None:
             record(conn, report)
 
-    with db.connect() as conn:
-        loaded = write_window(
-            conn,
-            result,
-            window.start,
-            window.end,
-            timezone_name=db.settings.timezone,
-            roll_up_types=roll_up_types,
-            as_of=as_of,
-            scope=scope,
-            record=record_in_transaction,
-            prepared=prepared,
-        )
+    if shards == 1:
+        with db.connect() as conn:
+            loaded = write_window(
+                conn,
+                result,
+                window.start,
+                window.end,
+                timezone_name=db.settings.timezone,
+                roll_up_types=roll_up_types,
+                as_of=as_of,
+                scope=scope,
+                record=record_in_transaction,
+                prepared=prepared[0],
+            )
+        fill(loaded)
+        return report
+
+    def write_shard(shard: int) -> LoadReport:
+        with db.connect() as conn:
+            return write_window(
+                conn,
+                result,
+                window.start,
+                window.end,
+                timezone_name=db.settings.timezone,
+                roll_up_types=roll_up_types,
+                as_of=None,
+                scope=scopes[shard],
+                prepared=prepared[shard],
+                shard=shard,
+            )
+
+    busy = [shard for shard, part in enumerate(scopes) if part]
+    with ThreadPoolExecutor(max_workers=len(busy) or 1, thread_name_prefix="analytics-shard") as pool:
+        loaded = merge_load_reports([future.result() for future in [pool.submit(write_shard, shard) for shard in busy]])
     fill(loaded)
+    if record is not None:
+        with db.connect() as conn, conn.transaction():
+            record(conn, report)
     return report
+
+
+def _shard_scopes(db: Database, window: Window, result: HourResult, scope: Sequence[str] | None, shards: int) -> list[list[str]]:
+    """The items a rewrite of the window may touch (computed, or with hour rows stored in it),
+    within `scope`, split into item shards."""
+    with db.connect() as conn:
+        stored = [row[0] for row in conn.execute(load_sql("read_window_hour_items"), {"start": window.start, "end": window.end})]
+    items = set(stored) | set(result.hours["event_id"].unique().to_list())
+    if scope is not None:
+        items &= set(scope)
+    return shard_items(items, shards)

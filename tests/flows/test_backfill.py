@@ -17,6 +17,7 @@ from flows.database import resolve_database
 from flows.runs import hourly
 from flows.settings import load_settings
 from flows.windows import Window, day_window
+from transforms.shards import item_shard
 
 ZONE = "Europe/Paris"
 FIRST, LAST = date(2026, 10, 21), date(2026, 10, 28)  # the 25-hour 2026-10-25 inside
@@ -161,6 +162,42 @@ def test_an_interrupted_backfill_resumes_and_matches_an_uninterrupted_one(
     assert rows_of(sampled) == uninterrupted
     again = backfill(start=FIRST, end=LAST, chunk_days=chunk_days)
     assert again["chunks_resumed"] == 0  # the finished backfill is not resumed: the same command recomputes
+    assert rows_of(sampled) == uninterrupted
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_chunk_whose_one_shard_failed_is_not_done_and_its_rerun_completes_it(sampled: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A chunk's item shards commit on their own: with one shard failed, the other's rows are
+    stored but the chunk is not recorded as done; the rerun computes it again, finds the committed
+    shard's rows already right, and ends with the rows of an uninterrupted backfill."""
+    backfill(start=FIRST, end=LAST, chunk_days=1)
+    uninterrupted = rows_of(sampled)
+    reset(sampled)
+
+    real_write = window_module.write_window
+    failing_day = day_window(date(2026, 10, 25), ZONE)
+
+    def fail_shard_one(conn, result, start, end, **kwargs):
+        if start == failing_day.start and kwargs.get("shard") == 1:
+            raise RuntimeError("injected failure")
+        return real_write(conn, result, start, end, **kwargs)
+
+    monkeypatch.setattr(window_module, "write_window", fail_shard_one)
+    monkeypatch.setattr(backfill_module.backfill_chunk, "retry_delay_seconds", [0, 0])
+    assert backfill(start=FIRST, end=LAST, chunk_days=1, return_state=True).is_failed()
+    monkeypatch.setattr(window_module, "write_window", real_write)
+    with psycopg.connect(sampled) as conn:
+        stored = [
+            row[0]
+            for row in conn.execute(
+                "select distinct event_id::text from event_analytics where period_type = 'hour' and period_start >= %s and period_start < %s",
+                (failing_day.start, failing_day.end),
+            )
+        ]
+    assert stored and {item_shard(item, 2) for item in stored} == {0}, "shard 0 committed, shard 1 did not"
+
+    report = backfill(start=FIRST, end=LAST, chunk_days=1)
+    assert report["chunks"] == 7 and report["chunks_resumed"] == 6
     assert rows_of(sampled) == uninterrupted
 
 

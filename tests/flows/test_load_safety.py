@@ -12,7 +12,7 @@ import pytest
 from data.sample import generate_sample
 from flows.database import WRITE_LOCK_KEY, Database
 from flows.extract import extract_raw_events
-from flows.load import write_window
+from flows.load import analytics_transaction, write_window
 from flows.runs import hourly
 from flows.settings import load_settings
 from flows.window import VISIT_CONTEXT, metric_config
@@ -111,6 +111,28 @@ def test_a_load_waits_for_the_write_lock(sampled: str) -> None:
     holder.close()
     thread.join(60)
     assert state_of(sampled)["hours"][0] > 0
+
+
+def test_shard_writers_go_side_by_side_and_every_other_writer_waits(sampled: str) -> None:
+    """An item shard's write holds the write lock shared and its shard's lock: the writer of another
+    shard goes on, a writer of the same shard and an unsharded writer (hourly, daily, summaries) wait."""
+
+    def refused_within(shard: int | None, seconds: float = 0.3) -> bool:
+        with psycopg.connect(sampled) as conn:
+            conn.execute(f"set lock_timeout = '{int(seconds * 1000)}ms'")
+            try:
+                with analytics_transaction(conn, shard):
+                    return False
+            except psycopg.errors.LockNotAvailable:
+                return True
+
+    with psycopg.connect(sampled) as holder, analytics_transaction(holder, 0):
+        assert not refused_within(1)
+        assert refused_within(0)
+        assert refused_within(None)
+    with psycopg.connect(sampled) as holder, analytics_transaction(holder, None):
+        assert refused_within(1)
+    assert not refused_within(0) and not refused_within(None)
 
 
 def test_two_overlapping_loads_give_the_rows_of_one(sampled: str) -> None:
