@@ -57,8 +57,6 @@ def pending_days(start: date, end: date, timezone_name: str, done: dict[str, dic
     return pending
 
 
-# A chunk's items are written in this many shards side by side (flows/window.py, bench/README.md).
-WRITE_SHARDS = 2
 # The first chunk is smaller: nothing is written until it is computed (bench/README.md).
 FIRST_CHUNK_FRACTION = 4
 
@@ -121,18 +119,19 @@ def finish_range(
         with db.connect() as conn, analytics_transaction(conn):
             rebuild_all_time(conn, list(items), db.settings.timezone, report)
     longer = [p for p in period_types if p in ("week", "month")]
+    shards = db.settings.write_shards
 
     def roll_up_shard(shard: int, part: list[str]) -> LoadReport:
         # A month per transaction; the shards' transactions run side by side (flows/window.py).
         shard_report = LoadReport()
         for window in month_windows(start, end, db.settings.timezone):
-            with db.connect() as conn, analytics_transaction(conn, shard):
+            with db.connect() as conn, analytics_transaction(conn, (shard, shards) if shards > 1 else None):
                 hours = pl.datetime_range(window.start, window.end, "1h", closed="left", eager=True, time_zone="UTC")
                 roll_up(conn, hours, part, longer, db.settings.timezone, shard_report)
         return shard_report
 
     if longer:
-        busy = [(shard, part) for shard, part in enumerate(shard_items(items, WRITE_SHARDS)) if part]
+        busy = [(shard, part) for shard, part in enumerate(shard_items(items, shards)) if part]
         with ThreadPoolExecutor(max_workers=len(busy) or 1, thread_name_prefix="analytics-shard") as pool:
             rolled = [future.result() for future in [pool.submit(roll_up_shard, shard, part) for shard, part in busy]]
         report = merge_load_reports([report, *rolled])
@@ -205,7 +204,9 @@ def recompute_chunk(db: Database, window: Window, roll_up_types: list[str], scop
             {"backfill_id": backfill_id, "chunk_start": window.start, "chunk_end": window.end, "figures": json.dumps(figures_of(report))},
         )
 
-    report = process_window(db, window, roll_up_types=roll_up_types, as_of=None, scope=scope, record=record, shards=WRITE_SHARDS)
+    report = process_window(
+        db, window, roll_up_types=roll_up_types, as_of=None, scope=scope, record=record, shards=db.settings.write_shards
+    )
     return {**figures_of(report), "seconds": round(time.perf_counter() - started, 3)}
 
 

@@ -19,7 +19,7 @@ EMBEDDED_DATABASE = "analytics"
 MIGRATION_LOCK_KEY = 7_361_208_001
 # One advisory lock serialises every write to the analytics tables (see load.py).
 WRITE_LOCK_KEY = 7_361_208_002
-# Item shards' write locks: pg_advisory_xact_lock(SHARD_LOCK_CLASS, shard), apart from the bigint keys.
+# Item shards' bucket locks: pg_advisory_xact_lock(SHARD_LOCK_CLASS, bucket), apart from the bigint keys.
 SHARD_LOCK_CLASS = 736_120
 # A laptop's embedded server: PostgreSQL's defaults keep up to 1 GB of WAL around (337 MB of a
 # 553 MB demo folder), which a single-user development database never needs. All take a reload.

@@ -30,6 +30,7 @@ from transforms.rollups import (
     sum_periods,
     with_uniques,
 )
+from transforms.shards import shard_buckets
 from transforms.stored import PreparedWindow, period_rows, prepare_window
 from transforms.summary import ROLLING_WINDOWS, SUMMARY, as_of_hour, summarise_items
 from transforms.text import without_nul
@@ -279,19 +280,22 @@ def refresh_summaries(conn: psycopg.Connection, items: list[str], as_of: datetim
 
 
 @contextmanager
-def analytics_transaction(conn: psycopg.Connection, shard: int | None = None) -> Iterator[float]:
+def analytics_transaction(conn: psycopg.Connection, shard: tuple[int, int] | None = None) -> Iterator[float]:
     """One transaction that holds the analytics write lock, reads times in UTC and has the staging tables;
     the rows written in it are checked against the invariants before it commits (flows/guards.py),
     and the items it touched are dropped from every cache before it returns (flows/invalidation.py).
-    With `shard`, the transaction writes only that item shard's rows (transforms/shards.py): it holds
-    the write lock shared with the other shards' writers and the shard's lock alone.
+    With `shard` (k, S), the transaction writes only the rows of item shard k of S (transforms/shards.py):
+    it holds the write lock shared with other shards' writers, and the locks of the shard's item buckets.
     Yields the seconds spent waiting for the lock."""
     with invalidating_transaction(conn):
         asked = time.perf_counter()
         if shard is None:
             conn.execute(load_sql("lock_analytics_writes"), {"lock_key": WRITE_LOCK_KEY})
         else:
-            conn.execute(load_sql("lock_analytics_shard"), {"lock_key": WRITE_LOCK_KEY, "shard_class": SHARD_LOCK_CLASS, "shard": shard})
+            buckets = shard_buckets(*shard)
+            conn.execute(
+                load_sql("lock_analytics_shard"), {"lock_key": WRITE_LOCK_KEY, "shard_class": SHARD_LOCK_CLASS, "buckets": buckets}
+            )
         waited = time.perf_counter() - asked
         conn.execute("set local timezone = 'UTC'")
         conn.execute(load_sql("create_staging_tables"))
@@ -311,14 +315,14 @@ def write_window(
     scope: Sequence[str] | None = None,
     record: Callable[[psycopg.Connection, LoadReport], None] | None = None,
     prepared: PreparedWindow | None = None,
-    shard: int | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> LoadReport:
     """Write one computed window and everything derived from it, in one transaction.
 
     `scope` limits the rewrite to some items; `record` runs inside the same transaction (a
     backfill records the chunk as done there, so that done means written). `prepared` is `result`
     made ready by prepare_window before the lock (process_window does so); else it is made here.
-    `shard` (with `scope` that shard's items) lets the writers of other shards run meanwhile.
+    `shard` (k, S), with `scope` that shard's items, lets the writers of other shards run meanwhile.
     """
     report = LoadReport()
     with analytics_transaction(conn, shard) as report.lock_wait_seconds:

@@ -9,6 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flows.conninfo import connection_problem, mask_url
+from transforms.shards import LOCK_BUCKETS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,6 +36,8 @@ class Settings:
     backfill_workers: int = 2
     # Raw rows a backfill chunk holds at most when its size is automatic (`--chunk auto`, the default).
     chunk_rows: int = 200_000
+    # Item shards a backfill writes side by side (flows/window.py): database connections writing at once.
+    write_shards: int = 2
     # May hold a password, like database_url: never in a repr, a log line or a Prefect state.
     redis_url: str | None = field(default=None, repr=False)
 
@@ -60,6 +63,8 @@ SETTING_RANGES: dict[str, tuple[int, int, str, str]] = {
     "ANALYTICS_BACKFILL_WORKERS": (1, 64, "threads", "more would only queue on the database's write lock"),
     # A chunk's rows are held in memory at once, with every frame computed from them (about 2 KB a row).
     "ANALYTICS_CHUNK_ROWS": (1_000, 5_000_000, "rows", "a chunk's rows and what is computed from them are held in memory at once"),
+    # Items fall in LOCK_BUCKETS lock buckets, and a shard is a set of them (transforms/shards.py).
+    "ANALYTICS_WRITE_SHARDS": (1, LOCK_BUCKETS, "shards", "items fall in 64 lock buckets, and a shard is a set of them"),
 }
 
 
@@ -147,6 +152,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         else defaults.archive_root,
         backfill_workers=_int_setting(env, "ANALYTICS_BACKFILL_WORKERS", defaults.backfill_workers),
         chunk_rows=_int_setting(env, "ANALYTICS_CHUNK_ROWS", defaults.chunk_rows),
+        write_shards=_int_setting(env, "ANALYTICS_WRITE_SHARDS", defaults.write_shards),
         redis_url=env.get("REDIS_URL") or None,
         # Last, being the slow checks: libpq parses the URL, Polars checks the zone.
         database_url=validate_database_url(env["DATABASE_URL"]) if env.get("DATABASE_URL") else None,

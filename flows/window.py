@@ -196,7 +196,7 @@ def process_window(
                 as_of=None,
                 scope=scopes[shard],
                 prepared=prepared[shard],
-                shard=shard,
+                shard=(shard, shards),
             )
 
     busy = [shard for shard, part in enumerate(scopes) if part]

@@ -166,6 +166,17 @@ def test_an_interrupted_backfill_resumes_and_matches_an_uninterrupted_one(
 
 
 @pytest.mark.usefixtures("prefect_server")
+def test_any_number_of_write_shards_gives_the_same_rows(sampled: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    backfill(start=FIRST, end=LAST, chunk_days=3)
+    two = rows_of(sampled)
+    for shards in ("1", "3"):
+        reset(sampled)
+        monkeypatch.setenv("ANALYTICS_WRITE_SHARDS", shards)
+        backfill(start=FIRST, end=LAST, chunk_days=3)
+        assert rows_of(sampled) == two, f"{shards} shards"
+
+
+@pytest.mark.usefixtures("prefect_server")
 def test_a_chunk_whose_one_shard_failed_is_not_done_and_its_rerun_completes_it(sampled: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A chunk's item shards commit on their own: with one shard failed, the other's rows are
     stored but the chunk is not recorded as done; the rerun computes it again, finds the committed
@@ -178,7 +189,7 @@ def test_a_chunk_whose_one_shard_failed_is_not_done_and_its_rerun_completes_it(s
     failing_day = day_window(date(2026, 10, 25), ZONE)
 
     def fail_shard_one(conn, result, start, end, **kwargs):
-        if start == failing_day.start and kwargs.get("shard") == 1:
+        if start == failing_day.start and kwargs.get("shard") == (1, 2):
             raise RuntimeError("injected failure")
         return real_write(conn, result, start, end, **kwargs)
 

@@ -114,10 +114,11 @@ def test_a_load_waits_for_the_write_lock(sampled: str) -> None:
 
 
 def test_shard_writers_go_side_by_side_and_every_other_writer_waits(sampled: str) -> None:
-    """An item shard's write holds the write lock shared and its shard's lock: the writer of another
-    shard goes on, a writer of the same shard and an unsharded writer (hourly, daily, summaries) wait."""
+    """An item shard's write holds the write lock shared and its item buckets' locks: the writer of
+    another shard goes on; a writer of the same shard, of a shard of another count that could hold
+    the same items, or an unsharded writer (hourly, daily, summaries) waits."""
 
-    def refused_within(shard: int | None, seconds: float = 0.3) -> bool:
+    def refused_within(shard: tuple[int, int] | None, seconds: float = 0.3) -> bool:
         with psycopg.connect(sampled) as conn:
             conn.execute(f"set lock_timeout = '{int(seconds * 1000)}ms'")
             try:
@@ -126,13 +127,15 @@ def test_shard_writers_go_side_by_side_and_every_other_writer_waits(sampled: str
             except psycopg.errors.LockNotAvailable:
                 return True
 
-    with psycopg.connect(sampled) as holder, analytics_transaction(holder, 0):
-        assert not refused_within(1)
-        assert refused_within(0)
+    with psycopg.connect(sampled) as holder, analytics_transaction(holder, (0, 2)):
+        assert not refused_within((1, 2))
+        assert not refused_within((1, 4))  # buckets 1, 5, 9, …: odd, none of shard 0 of 2's
+        assert refused_within((0, 2))
+        assert refused_within((1, 3))  # buckets 1, 4, 7, …: 4 is shard 0 of 2's
         assert refused_within(None)
     with psycopg.connect(sampled) as holder, analytics_transaction(holder, None):
-        assert refused_within(1)
-    assert not refused_within(0) and not refused_within(None)
+        assert refused_within((1, 2))
+    assert not refused_within((0, 2)) and not refused_within(None)
 
 
 def test_two_overlapping_loads_give_the_rows_of_one(sampled: str) -> None:

@@ -93,6 +93,8 @@ def test_the_daily_run_refuses_a_lookback_instead_of_ignoring_it(capsys: pytest.
     [
         ("ANALYTICS_BACKFILL_WORKERS", "0", "ANALYTICS_BACKFILL_WORKERS=0 is below 1; set it to 1..64"),
         ("ANALYTICS_BACKFILL_WORKERS", "65", "ANALYTICS_BACKFILL_WORKERS=65 is above 64"),
+        ("ANALYTICS_WRITE_SHARDS", "0", "ANALYTICS_WRITE_SHARDS=0 is below 1; set it to 1..64"),
+        ("ANALYTICS_WRITE_SHARDS", "65", "ANALYTICS_WRITE_SHARDS=65 is above 64"),
         ("ANALYTICS_VISIT_GAP_MINUTES", "999999999999999", "ANALYTICS_VISIT_GAP_MINUTES=999999999999999 is above 120 minutes"),
         ("ANALYTICS_HOURLY_LOOKBACK_HOURS", "169", "ANALYTICS_HOURLY_LOOKBACK_HOURS=169 is above 168 hours"),
         ("ANALYTICS_STATEMENT_TIMEOUT_SECONDS", "86401", "ANALYTICS_STATEMENT_TIMEOUT_SECONDS=86401 is above 86400 seconds"),
@@ -105,6 +107,8 @@ def test_the_daily_run_refuses_a_lookback_instead_of_ignoring_it(capsys: pytest.
     ids=[
         "workers-0",
         "workers-65",
+        "shards-0",
+        "shards-65",
         "visit-gap",
         "lookback",
         "statement-timeout",
