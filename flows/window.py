@@ -167,24 +167,7 @@ def process_window(
         if record is not None:
             record(conn, report)
 
-    if shards == 1:
-        with db.connect() as conn:
-            loaded = write_window(
-                conn,
-                result,
-                window.start,
-                window.end,
-                timezone_name=db.settings.timezone,
-                roll_up_types=roll_up_types,
-                as_of=as_of,
-                scope=scope,
-                record=record_in_transaction,
-                prepared=prepared[0],
-            )
-        fill(loaded)
-        return report
-
-    def write_shard(shard: int) -> LoadReport:
+    def write(index: int, shard: tuple[int, int] | None, on_commit: Callable | None) -> LoadReport:
         with db.connect() as conn:
             return write_window(
                 conn,
@@ -193,11 +176,19 @@ def process_window(
                 window.end,
                 timezone_name=db.settings.timezone,
                 roll_up_types=roll_up_types,
-                as_of=None,
-                scope=scopes[shard],
-                prepared=prepared[shard],
-                shard=(shard, shards),
+                as_of=as_of,
+                scope=scopes[index],
+                record=on_commit,
+                prepared=prepared[index],
+                shard=shard,
             )
+
+    if shards == 1:
+        fill(write(0, None, record_in_transaction))
+        return report
+
+    def write_shard(shard: int) -> LoadReport:
+        return write(shard, (shard, shards), None)
 
     busy = [shard for shard, part in enumerate(scopes) if part]
     with ThreadPoolExecutor(max_workers=len(busy) or 1, thread_name_prefix="analytics-shard") as pool:
