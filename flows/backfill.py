@@ -9,7 +9,6 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 
 import polars as pl
@@ -23,7 +22,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.archive import months_overlapping, partition_files
 from flows.check import guard_all_time_state
 from flows.database import Database
-from flows.load import LoadReport, analytics_transaction, merge_load_reports, rebuild_all_time, refresh_summaries, roll_up
+from flows.load import LoadReport, analytics_transaction, merge_load_reports, rebuild_all_time, refresh_summaries, roll_up, write_in_shards
 from flows.parameters import BACKFILL_PERIODS, MAX_CHUNK_DAYS, check_chunk_days, validate_backfill
 from flows.parameters import BackfillError as BackfillError
 from flows.parameters import parse_chunk as parse_chunk
@@ -119,22 +118,19 @@ def finish_range(
         with db.connect() as conn, analytics_transaction(conn):
             rebuild_all_time(conn, list(items), db.settings.timezone, report)
     longer = [p for p in period_types if p in ("week", "month")]
-    shards = db.settings.write_shards
+    parts = shard_items(items, db.settings.write_shards)
 
-    def roll_up_shard(shard: int, part: list[str]) -> LoadReport:
-        # A month per transaction; the shards' transactions run side by side (flows/window.py).
+    def roll_up_shard(k: int, shard: tuple[int, int] | None) -> LoadReport:
+        # A month per transaction; the shards' transactions run side by side.
         shard_report = LoadReport()
         for window in month_windows(start, end, db.settings.timezone):
-            with db.connect() as conn, analytics_transaction(conn, (shard, shards) if shards > 1 else None):
+            with db.connect() as conn, analytics_transaction(conn, shard):
                 hours = pl.datetime_range(window.start, window.end, "1h", closed="left", eager=True, time_zone="UTC")
-                roll_up(conn, hours, part, longer, db.settings.timezone, shard_report)
+                roll_up(conn, hours, parts[k], longer, db.settings.timezone, shard_report)
         return shard_report
 
     if longer:
-        busy = [(shard, part) for shard, part in enumerate(shard_items(items, shards)) if part]
-        with ThreadPoolExecutor(max_workers=len(busy) or 1, thread_name_prefix="analytics-shard") as pool:
-            rolled = [future.result() for future in [pool.submit(roll_up_shard, shard, part) for shard, part in busy]]
-        report = merge_load_reports([report, *rolled])
+        report = merge_load_reports([report, write_in_shards(parts, roll_up_shard)])
     if as_of is not None and items:
         with db.connect() as conn, analytics_transaction(conn):
             refresh_summaries(conn, list(items), as_of, db.settings.timezone, report)

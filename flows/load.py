@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import polars as pl
 import psycopg
@@ -56,18 +58,34 @@ class LoadReport:
     lock_wait_seconds: float = 0.0
 
 
+def add_counts(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
+    """Two reports' counts by key, added up (keys in first-seen order)."""
+    return {key: left.get(key, 0) + right.get(key, 0) for key in dict.fromkeys([*left, *right])}
+
+
 def merge_load_reports(reports: Sequence[LoadReport]) -> LoadReport:
     """Reports of writes that ran side by side (item shards) as one: rows added up, items joined,
     the longest wait for the lock."""
     merged = LoadReport()
     for report in reports:
-        for target, source in ((merged.rows_written, report.rows_written), (merged.rows_deleted, report.rows_deleted)):
-            for period_type, count in source.items():
-                target[period_type] = target.get(period_type, 0) + count
+        merged.rows_written = add_counts(merged.rows_written, report.rows_written)
+        merged.rows_deleted = add_counts(merged.rows_deleted, report.rows_deleted)
         merged.items.extend(report.items)
         merged.lock_wait_seconds = max(merged.lock_wait_seconds, report.lock_wait_seconds)
     merged.items = sorted(set(merged.items))
     return merged
+
+
+def write_in_shards(parts: Sequence[Sequence[str]], write: Callable[[int, tuple[int, int] | None], LoadReport]) -> LoadReport:
+    """`write(k, shard)` for each non-empty part k of items split by transforms.shards.shard_items,
+    side by side, each on its own thread (its own connection and transaction), and their reports
+    merged. `shard` is (k, number of parts) for analytics_transaction, or None when there is one
+    part: the whole-table write lock then, as for every other writer."""
+    shards = len(parts)
+    busy = [k for k, part in enumerate(parts) if part]
+    with ThreadPoolExecutor(max_workers=len(busy) or 1, thread_name_prefix="analytics-shard") as pool:
+        futures = [pool.submit(write, k, (k, shards) if shards > 1 else None) for k in busy]
+        return merge_load_reports([future.result() for future in futures])
 
 
 def copy_frame(conn: psycopg.Connection, table: str, frame: pl.DataFrame) -> None:

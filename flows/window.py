@@ -7,7 +7,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +16,7 @@ import psycopg
 from data.reference import load_bot_patterns, load_known_sources
 from flows.database import Database
 from flows.extract import extract_with_visit_context
-from flows.load import LoadReport, merge_load_reports, write_window
+from flows.load import LoadReport, add_counts, write_in_shards, write_window
 from flows.settings import Settings
 from flows.sql import load_sql
 from flows.windows import Window
@@ -66,20 +65,17 @@ class WindowReport:
     def merge(self, other: WindowReport) -> WindowReport:
         """Both windows' figures added up, over the span from the earlier start to the later end (a backfill's totals)."""
 
-        def add(left: dict, right: dict) -> dict:
-            return {key: left.get(key, 0) + right.get(key, 0) for key in dict.fromkeys([*left, *right])}
-
         span = Window(min(self.window.start, other.window.start), max(self.window.end, other.window.end), self.window.timezone)
         return WindowReport(
             span,
             rows_read=self.rows_read + other.rows_read,
-            rows_rejected=add(self.rows_rejected, other.rows_rejected),
+            rows_rejected=add_counts(self.rows_rejected, other.rows_rejected),
             bot_rows=self.bot_rows + other.bot_rows,
             rows_counted=self.rows_counted + other.rows_counted,
-            rows_written=add(self.rows_written, other.rows_written),
-            rows_deleted=add(self.rows_deleted, other.rows_deleted),
+            rows_written=add_counts(self.rows_written, other.rows_written),
+            rows_deleted=add_counts(self.rows_deleted, other.rows_deleted),
             items=sorted(set(self.items) | set(other.items)),
-            seconds=add(self.seconds, other.seconds),
+            seconds=add_counts(self.seconds, other.seconds),
         )
 
     @classmethod
@@ -187,13 +183,7 @@ def process_window(
         fill(write(0, None, record_in_transaction))
         return report
 
-    def write_shard(shard: int) -> LoadReport:
-        return write(shard, (shard, shards), None)
-
-    busy = [shard for shard, part in enumerate(scopes) if part]
-    with ThreadPoolExecutor(max_workers=len(busy) or 1, thread_name_prefix="analytics-shard") as pool:
-        loaded = merge_load_reports([future.result() for future in [pool.submit(write_shard, shard) for shard in busy]])
-    fill(loaded)
+    fill(write_in_shards(scopes, lambda k, shard: write(k, shard, None)))
     if record is not None:
         with db.connect() as conn, conn.transaction():
             record(conn, report)
