@@ -33,6 +33,7 @@ from flows.window import WindowReport, process_window
 from flows.windows import Window, day_window
 from transforms.chunks import plan_chunks
 from transforms.periods import month_first
+from transforms.rollups import hours_of_periods_from
 from transforms.shards import shard_items
 
 
@@ -123,10 +124,17 @@ def finish_range(
     def roll_up_shard(k: int, shard: tuple[int, int] | None) -> LoadReport:
         # A month per transaction; the shards' transactions run side by side.
         shard_report = LoadReport()
-        for window in month_windows(start, end, db.settings.timezone):
+        for index, window in enumerate(month_windows(start, end, db.settings.timezone)):
             with db.connect() as conn, analytics_transaction(conn, shard):
                 hours = pl.datetime_range(window.start, window.end, "1h", closed="left", eager=True, time_zone="UTC")
-                roll_up(conn, hours, parts[k], longer, db.settings.timezone, shard_report)
+                for period_type in longer:
+                    # A week crossing into the next month is rolled up once, by the month it starts in
+                    # (the range's first month: every week it touches), not by both.
+                    if period_type == "week" and index > 0:
+                        own = hours_of_periods_from(hours, "week", db.settings.timezone, window.start)
+                    else:
+                        own = hours
+                    roll_up(conn, own, parts[k], [period_type], db.settings.timezone, shard_report)
         return shard_report
 
     if longer:

@@ -90,6 +90,14 @@ def period_spans(hour_starts: pl.Series, period_type: str, timezone_name: str) -
     return period_bounds(frame, period_type, timezone_name).select("period_start", "period_end").unique().sort("period_start")
 
 
+def hours_of_periods_from(hour_starts: pl.Series, period_type: str, timezone_name: str, start: datetime) -> pl.Series:
+    """The hours whose period of `period_type` starts at or after `start`. Consecutive windows that
+    each roll up only the periods starting in them (the first one: every period it touches) roll up
+    a period crossing from one window into the next once, not once per window."""
+    frame = period_bounds(hour_starts.to_frame("hour_start"), period_type, timezone_name)
+    return frame.filter(pl.col("period_start") >= start).get_column("hour_start")
+
+
 def period_span(hour_starts: pl.Series, period_type: str, timezone_name: str) -> tuple[datetime, datetime] | None:
     """The first start and last end of the periods of a type that contain the given hours."""
     if hour_starts.is_empty():

@@ -17,6 +17,7 @@ from flows.database import resolve_database
 from flows.runs import hourly
 from flows.settings import load_settings
 from flows.windows import Window, day_window
+from transforms.rollups import period_spans
 from transforms.shards import item_shard
 
 ZONE = "Europe/Paris"
@@ -210,6 +211,39 @@ def test_a_chunk_whose_one_shard_failed_is_not_done_and_its_rerun_completes_it(s
     report = backfill(start=FIRST, end=LAST, chunk_days=1)
     assert report["chunks"] == 7 and report["chunks_resumed"] == 6
     assert rows_of(sampled) == uninterrupted
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_week_crossing_two_months_is_rolled_up_once_and_right(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The finish rolls up a month per transaction; a week that starts in one month and ends in
+    the next is rolled up by the first only (it was rolled up by both, the same rows twice)."""
+    monkeypatch.setenv("ANALYTICS_TIMEZONE", ZONE)
+    monkeypatch.setenv("ANALYTICS_WRITE_SHARDS", "1")
+    with psycopg.connect(database_url) as conn:
+        generate_sample(conn, rows=3_000, days=12, seed=11, end=datetime(2026, 10, 7, 22, tzinfo=UTC), items=6)
+    rolled: list[tuple[datetime, datetime]] = []
+    real_roll_up = backfill_module.roll_up
+
+    def counting_roll_up(conn, hour_starts, items, period_types, timezone_name, report, **kwargs):
+        if "week" in period_types:
+            rolled.extend(period_spans(hour_starts, "week", timezone_name).iter_rows())
+        return real_roll_up(conn, hour_starts, items, period_types, timezone_name, report, **kwargs)
+
+    monkeypatch.setattr(backfill_module, "roll_up", counting_roll_up)
+    assert main(["backfill", "--start", "2026-09-26", "--end", "2026-10-08"]) == 0
+    paris = [datetime(2026, 9, 20, 22, tzinfo=UTC), datetime(2026, 9, 27, 22, tzinfo=UTC), datetime(2026, 10, 4, 22, tzinfo=UTC)]
+    assert sorted(start for start, _ in rolled) == paris, rolled
+    # The week of 2026-09-28 holds days of both months, and its rows equal the sums of its days.
+    with psycopg.connect(database_url) as conn:
+        crossing = conn.execute(
+            "select count(*), sum(views_count) from event_analytics where period_type = 'week' and period_start = %s", (paris[1],)
+        ).fetchone()
+        days = conn.execute(
+            "select sum(views_count) from event_analytics where period_type = 'day' and period_start >= %s and period_start < %s",
+            (paris[1], paris[2]),
+        ).fetchone()[0]
+    assert crossing[0] == 6 and crossing[1] == days > 0, (crossing, days)
+    assert main(["check"]) == 0
 
 
 @pytest.mark.usefixtures("prefect_server")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import polars as pl
 
 from transforms.pipeline import HourResult
-from transforms.rollups import moved_uniques, period_span
+from transforms.rollups import hours_of_periods_from, moved_uniques, period_span
 
 PARIS = "Europe/Paris"
 
@@ -25,6 +25,20 @@ def test_period_span_covers_every_local_period_the_hours_touch() -> None:
     assert period_span(window, "week", PARIS) == (datetime(2026, 10, 18, 22, tzinfo=UTC), datetime(2026, 10, 25, 23, tzinfo=UTC))
     assert period_span(window, "month", PARIS) == (datetime(2026, 9, 30, 22, tzinfo=UTC), datetime(2026, 10, 31, 23, tzinfo=UTC))
     assert period_span(hours(datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 1, tzinfo=UTC)), "day", PARIS) is None
+
+
+def test_hours_of_periods_from_keeps_the_hours_of_the_periods_starting_at_or_after_the_start() -> None:
+    # October 2026 in Paris: local 2026-10-01 00:00 is 2026-09-30 22:00 UTC. The week of Monday
+    # 2026-09-28 started in September: its October hours are left to September's window.
+    october = hours(datetime(2026, 9, 30, 22, tzinfo=UTC), datetime(2026, 10, 31, 23, tzinfo=UTC))
+    own = hours_of_periods_from(october, "week", PARIS, datetime(2026, 9, 30, 22, tzinfo=UTC))
+    # The first week starting in October: Monday 2026-10-05, local midnight.
+    assert own.min() == datetime(2026, 10, 4, 22, tzinfo=UTC)
+    assert own.max() == october.max()
+    assert own.len() == october.filter(october >= datetime(2026, 10, 4, 22, tzinfo=UTC)).len()
+    assert period_span(own, "week", PARIS) == (datetime(2026, 10, 4, 22, tzinfo=UTC), datetime(2026, 11, 1, 23, tzinfo=UTC))
+    # Months start where the window starts: every hour is kept.
+    assert hours_of_periods_from(october, "month", PARIS, datetime(2026, 9, 30, 22, tzinfo=UTC)).len() == october.len()
 
 
 def test_moved_uniques_add_gained_and_take_lost_visitors_from_the_stored_count() -> None:
