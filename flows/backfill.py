@@ -128,12 +128,9 @@ def finish_range(
             with db.connect() as conn, analytics_transaction(conn, shard):
                 hours = pl.datetime_range(window.start, window.end, "1h", closed="left", eager=True, time_zone="UTC")
                 for period_type in longer:
-                    # A week crossing into the next month is rolled up once, by the month it starts in
-                    # (the range's first month: every week it touches), not by both.
-                    if period_type == "week" and index > 0:
-                        own = hours_of_periods_from(hours, "week", db.settings.timezone, window.start)
-                    else:
-                        own = hours
+                    # Each month rolls up the periods that start in it (the range's first month: every
+                    # period it touches), so a week crossing into the next month is rolled up once.
+                    own = hours if index == 0 else hours_of_periods_from(hours, period_type, db.settings.timezone, window.start)
                     roll_up(conn, own, parts[k], [period_type], db.settings.timezone, shard_report)
         return shard_report
 
