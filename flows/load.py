@@ -134,7 +134,7 @@ def write_periods(
         # 1M-row backfill's period rows, bench/README.md).
         # The write lock keeps the span empty until commit.
         # Ids that grow in write order append to the primary-key index instead of landing at random
-        # places in it (transforms/ids.py: 30 % of this COPY's time).
+        # places in it (transforms/ids.py: a quarter to a third of this COPY's time).
         version = conn.execute("select current_setting('analytics.definitions_version', true)").fetchone()[0]
         ids = ordered_ids(rows.height, time.time_ns() // 1_000_000, secrets.randbits(128))
         copy_frame(conn, "event_analytics", rows.with_columns(ids, pl.lit(version, pl.String).alias("definitions_version")))
