@@ -21,6 +21,8 @@ import polars as pl
 
 COUNTER_BITS = 30
 RANDOM_BITS = 44
+# The counter's high 12 bits fill rand_a (after the version); its low bits open rand_b (after the variant).
+LOW_COUNTER_BITS = COUNTER_BITS - 12
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 # Where each of the 32 hex digits goes in the 36-character text form.
 _DIGIT_AT = np.array([i + (i >= 8) + (i >= 12) + (i >= 16) + (i >= 20) for i in range(32)])
@@ -34,8 +36,8 @@ def ordered_ids(count: int, unix_ms: int, entropy: int) -> pl.Series:
         raise ValueError(f"ordered_ids: {unix_ms} is not a 48-bit Unix time in milliseconds")
     counter = np.arange(count, dtype=np.uint64)
     random = np.random.Generator(np.random.PCG64(entropy)).integers(0, 1 << RANDOM_BITS, size=count, dtype=np.uint64)
-    high = np.uint64(unix_ms << 16 | 0x7 << 12) | (counter >> np.uint64(18))
-    low = np.uint64(0b10 << 62) | (counter & np.uint64((1 << 18) - 1)) << np.uint64(RANDOM_BITS) | random
+    high = np.uint64(unix_ms << 16 | 0x7 << 12) | (counter >> np.uint64(LOW_COUNTER_BITS))
+    low = np.uint64(0b10 << 62) | (counter & np.uint64((1 << LOW_COUNTER_BITS) - 1)) << np.uint64(RANDOM_BITS) | random
     raw = np.empty((count, 2), dtype=">u8")
     raw[:, 0], raw[:, 1] = high, low
     octets = raw.view(np.uint8).reshape(count, 16)
