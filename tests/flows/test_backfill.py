@@ -17,6 +17,7 @@ from flows.database import resolve_database
 from flows.runs import hourly
 from flows.settings import load_settings
 from flows.windows import Window, day_window
+from transforms.chunks import plan_chunks
 from transforms.rollups import period_spans
 from transforms.shards import item_shard
 
@@ -74,6 +75,34 @@ def test_the_first_chunk_is_held_to_a_quarter_and_a_resumed_plan_keeps_the_bound
     assert sizes[0] <= 1_000 and all(size <= 4_000 for size in sizes[1:]) and max(sizes[1:]) > 1_000, sizes
     done = {planned[0].start.isoformat(): {"chunk_end": planned[0].end.isoformat()}}
     assert plan_backfill_chunks(db, FIRST, LAST, None, done) == planned[1:]
+
+
+@pytest.mark.parametrize("count_days", [1, 2, 8])
+def test_the_first_chunk_sized_from_the_first_days_counts_is_the_one_planned_from_all(
+    sampled: str, monkeypatch: pytest.MonkeyPatch, count_days: int
+) -> None:
+    """The backfill sizes its first chunk from the first days' counts (then four times as many days,
+    and so on) and plans the rest while that chunk computes: the chunks are those planned at once
+    from every day's count, whether the first count settles the first chunk or not."""
+    monkeypatch.setenv("ANALYTICS_CHUNK_ROWS", "4000")
+    monkeypatch.setattr(backfill_module, "FIRST_COUNT_DAYS", count_days)
+    db = resolve_database(load_settings())
+    days = [FIRST + timedelta(days=n) for n in range((LAST - FIRST).days)]
+    with psycopg.connect(sampled) as conn:
+        counts = dict(
+            conn.execute(
+                "select (timestamp at time zone %s)::date, count(*) from event_analytics_events group by 1", (ZONE,)
+            ).fetchall()
+        )
+    at_once = [day_window(day, ZONE, length) for day, length in plan_chunks(days, counts, max_rows=4000, max_days=31, first_max_rows=1000)]
+    assert len(at_once) >= 3, at_once
+
+    plan = backfill_module.BackfillPlan(db, FIRST, LAST, None, {})
+    first = plan.first()
+    assert [first, *plan.rest()] == at_once
+    # A resumed plan: the range's first chunk done, the next is sized as a full one.
+    done = {at_once[0].start.isoformat(): {"chunk_end": at_once[0].end.isoformat()}}
+    assert plan_backfill_chunks(db, FIRST, LAST, None, done) == at_once[1:]
 
 
 @pytest.mark.usefixtures("prefect_server")
