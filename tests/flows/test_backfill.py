@@ -90,9 +90,7 @@ def test_the_first_chunk_sized_from_the_first_days_counts_is_the_one_planned_fro
     days = [FIRST + timedelta(days=n) for n in range((LAST - FIRST).days)]
     with psycopg.connect(sampled) as conn:
         counts = dict(
-            conn.execute(
-                "select (timestamp at time zone %s)::date, count(*) from event_analytics_events group by 1", (ZONE,)
-            ).fetchall()
+            conn.execute("select (timestamp at time zone %s)::date, count(*) from event_analytics_events group by 1", (ZONE,)).fetchall()
         )
     at_once = [day_window(day, ZONE, length) for day, length in plan_chunks(days, counts, max_rows=4000, max_days=31, first_max_rows=1000)]
     assert len(at_once) >= 3, at_once
