@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
-import duckdb
 import polars as pl
 
 from flows.sql import load_sql
@@ -298,6 +297,8 @@ def read_archived_ids(archive_root: Path, month: str) -> pl.Series:
 
 def checksum_rows(rows: pl.DataFrame) -> Checksum:
     """Count and checksum of rows in the ARCHIVED_EVENTS shape, defined as PostgreSQL computes it on delete."""
+    import duckdb  # Here: 0.12 s to import, and only retention and archive queries use it.
+
     with duckdb.connect() as conn:
         conn.register("rows_to_check", rows.select(ARCHIVED_EVENTS.names()).cast(ARCHIVED_EVENTS).to_arrow())
         count, digest = conn.execute(load_sql("retention_checksum_archived_rows")).fetchone()
@@ -405,6 +406,8 @@ def query_archive(
 ) -> ArchiveAnswer:
     """Run DuckDB SQL over the archive, seen as the view `raw_events` (every part on disk, verified or
     not: see check_archive); fetch at most `limit` rows, and interrupt the query after `timeout_seconds`."""
+    import duckdb
+
     with duckdb.connect(config={"memory_limit": QUERY_MEMORY_LIMIT, "temp_directory": ""}) as conn:
         conn.execute("set TimeZone = 'UTC'")
         conn.execute("set enable_progress_bar = false")
