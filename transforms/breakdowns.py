@@ -16,6 +16,8 @@ JSON_COLUMNS = {
     "hour_of_day": "views_by_hour_of_day",
     "weekday": "views_by_weekday",
 }
+# Written after each object while they are built (attach_breakdown_json); no JSON text holds one.
+OBJECT_END = "\x00"
 
 
 def attach_breakdown_json(rows: pl.DataFrame, breakdowns: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
@@ -34,14 +36,35 @@ def attach_breakdown_json(rows: pl.DataFrame, breakdowns: pl.DataFrame, keys: li
             .agg(pl.col("views").sum())
         )
         distinct_keys = breakdowns.get_column("key").unique().to_list()
-    quoted = pl.col("key").replace_strict(distinct_keys, [json.dumps(k, ensure_ascii=False) for k in distinct_keys], return_dtype=pl.String)
-    objects = (
-        breakdowns.sort("key")
-        .group_by(*keys, "dimension", maintain_order=True)
-        .agg(pl.format("{}:{}", quoted, pl.col("views")).str.join(",").alias("json"))
-        .with_columns(pl.concat_str(pl.lit("{"), pl.col("json"), pl.lit("}")).alias("json"))
-        .with_columns(pl.col("dimension").replace_strict(JSON_COLUMNS, return_dtype=pl.String))
-        .pivot(on="dimension", index=keys, values="json", on_columns=names)
+    quoted = pl.col("key").replace_strict(distinct_keys, [json.dumps(k, ensure_ascii=False) + ":" for k in distinct_keys], return_dtype=pl.String)
+    # Each breakdown row is tied to its row's position, and the pairs of one (row, dimension),
+    # consecutive once sorted, become one object without a group-by: every pair is written with
+    # the brace or comma around it, the whole column joined into one string and split again at
+    # a NUL written after each object (json.dumps escapes a NUL in a key). Then each dimension's
+    # objects are put in place by position. A third of the time of a group-by joining the pairs
+    # (0.13 s against 0.35 s for a 200,000-row chunk's hours, one thread; bench/README.md).
+    placed = breakdowns.join(rows.select(keys).with_row_index("row"), on=keys, how="inner").sort("row", "dimension", "key")
+    if placed.is_empty():
+        return rows.with_columns(pl.lit("{}").alias(name) for name in names)
+    group = pl.struct("row", "dimension").rle_id()
+    first = (group != group.shift(1)).fill_null(True)
+    last = (group != group.shift(-1)).fill_null(True)
+    pieces = placed.select(
+        "row",
+        "dimension",
+        first.alias("first"),
+        pl.concat_str(
+            pl.when(first).then(pl.lit("{")).otherwise(pl.lit("")),
+            quoted,
+            pl.col("views").cast(pl.String),
+            pl.when(last).then(pl.lit("}" + OBJECT_END)).otherwise(pl.lit(",")),
+        ).alias("piece"),
     )
-    joined = rows.join(objects, on=keys, how="left")
-    return joined.with_columns(pl.col(name).fill_null("{}") for name in names)
+    objects = pieces.get_column("piece").str.join("").str.split(OBJECT_END).explode().head(-1)
+    heads = pieces.filter(pl.col("first")).select("row", "dimension").with_columns(objects.alias("json"))
+    empty = pl.Series([], dtype=pl.String).extend_constant("{}", rows.height)
+    columns = []
+    for dimension, name in JSON_COLUMNS.items():
+        own = heads.filter(pl.col("dimension") == dimension)
+        columns.append(empty.clone().scatter(own.get_column("row"), own.get_column("json")).alias(name))
+    return rows.with_columns(columns)
