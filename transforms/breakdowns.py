@@ -36,7 +36,9 @@ def attach_breakdown_json(rows: pl.DataFrame, breakdowns: pl.DataFrame, keys: li
             .agg(pl.col("views").sum())
         )
         distinct_keys = breakdowns.get_column("key").unique().to_list()
-    quoted = pl.col("key").replace_strict(distinct_keys, [json.dumps(k, ensure_ascii=False) + ":" for k in distinct_keys], return_dtype=pl.String)
+    quoted = pl.col("key").replace_strict(
+        distinct_keys, [json.dumps(k, ensure_ascii=False) + ":" for k in distinct_keys], return_dtype=pl.String
+    )
     # Each breakdown row is tied to its row's position, and the pairs of one (row, dimension),
     # consecutive once sorted, become one object without a group-by: every pair is written with
     # the brace or comma around it, the whole column joined into one string and split again at

@@ -58,7 +58,9 @@ def test_objects_equal_a_plain_build(raw: list[tuple], row_keys: set[tuple]) -> 
         seen.setdefault((item, hour, dimension, name), (item, "hour", T0 + timedelta(hours=hour), dimension, name, views))
     breakdowns = list(seen.values())
     rows = [(item, "hour", T0 + timedelta(hours=hour)) for item, hour in sorted(row_keys)]
-    rows_frame = pl.DataFrame(rows, schema={"event_id": pl.String, "period_type": pl.String, "period_start": pl.Datetime("us", "UTC")}, orient="row")
+    rows_frame = pl.DataFrame(
+        rows, schema={"event_id": pl.String, "period_type": pl.String, "period_start": pl.Datetime("us", "UTC")}, orient="row"
+    )
     breakdown_frame = pl.DataFrame(
         breakdowns,
         schema={
