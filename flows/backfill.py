@@ -449,8 +449,8 @@ def run_backfill(
     roll_up_types = ["day"] if {"day", "week", "month"} & set(periods) else []
     plan = BackfillPlan(db, start, end, chunk_days, done)
     first = plan.first()
-    # The first chunk computes while the others are sized (counting every day's rows took 0.8 s of a
-    # 1M-row backfill's start, with nothing else running).
+    # The first chunk computes while the others are sized (counting every day's rows took 1.1 s of a
+    # 1M-row backfill's start on a table never vacuumed, 0.37 s vacuumed, with nothing else running).
     futures = [] if first is None else [backfill_chunk.submit(db, first, roll_up_types, items, backfill_id)]
     pending = [] if first is None else [first, *plan.rest()]
     chunks = [*done.values(), *pending]

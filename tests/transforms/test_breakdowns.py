@@ -98,3 +98,19 @@ def test_a_summary_row_keyed_by_item_alone() -> None:
     assert attached["traffic_sources"].to_list() == ['{"direct":2,"google":3}', "{}"]
     assert attached["device_types"].to_list() == ['{"mobile":5}', "{}"]
     assert attached["genders"].to_list() == ["{}", "{}"]
+
+
+def test_a_pair_without_key_or_count_is_left_out() -> None:
+    """Only a hand-edited stored object holds one (`{"a": null}`); the other pairs keep their object."""
+    rows = pl.DataFrame({"event_id": list(ITEMS)})
+    breakdowns = pl.DataFrame(
+        {
+            "event_id": [ITEMS[0], ITEMS[0], ITEMS[0], ITEMS[1]],
+            "dimension": ["traffic_sources"] * 4,
+            "key": ["a", None, "c", "d"],
+            "views": [1, 2, None, None],
+        },
+        schema={"event_id": pl.String, "dimension": pl.String, "key": pl.String, "views": pl.Int64},
+    )
+    attached = attach_breakdown_json(rows, breakdowns, ["event_id"])
+    assert attached["traffic_sources"].to_list() == ['{"a":1}', "{}"]
