@@ -96,8 +96,8 @@ class BackfillPlan:
 
     def rest(self) -> list[Window]:
         """The chunks after the first (call first() before)."""
-        rest = self.days[self._first_days :] if self._first_days else self.days
-        return [day_window(first_day, self.db.settings.timezone, length) for first_day, length in self._plan(rest, None)]
+        planned = self._plan(self.days[self._first_days :], None)
+        return [day_window(first_day, self.db.settings.timezone, length) for first_day, length in planned]
 
     def _plan(self, days: list[date], first_max_rows: int | None) -> list[tuple[date, int]]:
         if not days:
