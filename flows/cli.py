@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -170,6 +171,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     ensure_orchestrator(settings)
     from flows.runs import daily, hourly
 
+    start_work()
     if args.flow == "hourly":
         figures = hourly(as_of=args.as_of, lookback_hours=args.lookback_hours)
     else:
@@ -254,6 +256,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+    start_work()
     with Progress(
         TextColumn("backfill"), BarColumn(), MofNCompleteColumn(), TextColumn("chunks"), TimeElapsedColumn(), TimeRemainingColumn()
     ) as bar:
@@ -414,6 +417,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     ensure_orchestrator(_settings())
     from flows.demo import run_demo
 
+    start_work()
     return run_demo(rows=args.rows, days=args.days, seed=args.seed)
 
 
@@ -571,6 +575,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that import Prefect, Polars and the flows before their work and say when it begins
+# (start_work): they import with the garbage collector paused.
+PAUSED_START = frozenset({"backfill", "run", "demo"})
+
+
+def start_work() -> None:
+    """The imports are done and the work begins: the objects they made (half a million, nearly all
+    kept until exit) are set aside from every later collection, and the collector resumes. Paused,
+    the imports take 0.2 to 0.4 s less; with the objects set aside, no later full collection walks
+    them (bench/README.md, seventh pass)."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -579,6 +598,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         from flows.interrupts import exit_promptly_on_signals
 
         exit_promptly_on_signals(args.command)
+        if args.command in PAUSED_START:
+            gc.disable()
+    try:
+        return _run_command(args)
+    finally:
+        if argv is None:
+            # The program ends: its objects are set aside, so the interpreter's last full collection
+            # has nothing to walk (0.5 s after a backfill's last line). Nothing here holds buffered
+            # output that only a collection would flush: connections are closed, Prefect's log and
+            # event workers drain before the interpreter finalises.
+            gc.freeze()
+
+
+def _run_command(args: argparse.Namespace) -> int:
     from flows.settings import SettingsError
 
     handler: Callable[[argparse.Namespace], int] = args.handler
