@@ -1,5 +1,5 @@
 -- Per item: first and last view and the end of its last hour row. The ordered lookups use
--- idx_event_analytics_item_type_start, so their cost does not grow with history.
+-- the unique key (event_id, period_start, period_type), so their cost does not grow with history.
 select
     i.event_id::text as event_id,
     (select a.first_view_at from event_analytics a

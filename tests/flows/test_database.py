@@ -56,6 +56,7 @@ def test_migrate_is_idempotent_and_recorded(scratch_database_url: str) -> None:
             "005_late_rows",
             "006_definition_versions",
             "007_visitor_fillfactor",
+            "008_drop_item_type_index",
         ]
         assert migrate(conn) == names
         assert migrate(conn) == []
@@ -64,6 +65,13 @@ def test_migrate_is_idempotent_and_recorded(scratch_database_url: str) -> None:
         ]
         options = conn.execute("select reloptions from pg_class where oid = 'event_analytics_visitors'::regclass").fetchone()[0]
         assert options == ["fillfactor=70"]
+        # event_analytics keeps the plan's keys and indexes only: each index costs every row written.
+        indexes = conn.execute("select indexdef from pg_indexes where tablename = 'event_analytics' order by indexname").fetchall()
+        assert [row[0].split(" USING btree ")[1] for row in indexes] == [
+            "(event_id, period_start, period_type)",
+            "(id)",
+            "(period_start, period_end)",
+        ], indexes
 
 
 def test_unmigrated_database_is_refused_with_the_fix(scratch_database_url: str) -> None:
