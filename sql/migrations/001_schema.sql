@@ -85,6 +85,7 @@ alter table event_analytics add column if not exists views_by_weekday jsonb not 
 -- The plan's idx_event_analytics_event_id (event_id) is covered by idx_event_analytics_item_type_start.
 create index if not exists idx_event_analytics_period on event_analytics (period_start, period_end);
 -- An item's first and last hour rows without reading all of them.
+-- (Dropped again by 008_drop_item_type_index: the plan's unique key serves the same reads, at one index less per row written.)
 create index if not exists idx_event_analytics_item_type_start on event_analytics (event_id, period_type, period_start);
 
 create table if not exists event_analytics_summary (
