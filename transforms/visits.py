@@ -30,16 +30,15 @@ def explicit_time_on_page_ms(values: pl.Series) -> pl.Expr:
 def assign_visits(events: pl.DataFrame, gap_minutes: int) -> pl.DataFrame:
     """Add visit_seq (a visit's id within this frame), visit_rows and time_on_page_ms; rows without a
     visitor key belong to no visit."""
-    if events.select(pl.struct("visitor_key", "occurred_at").is_duplicated().any()).item():
+    by = ["visitor_key", "occurred_at"]
+    if events.select(pl.struct(*by).is_duplicated().any()).item():
         # Rows of one visitor at the same instant: ordered by every other column too. One hash of
         # the tie-breakers sorts far faster than eight string columns, and orders ties the same way
-        # every run.
-        tie = pl.struct([pl.col(c) for c in TIE_BREAKERS if c in events.columns]).hash(seed=0).alias("_tie")
-        ordered = events.with_columns(tie).sort(["visitor_key", "occurred_at", "_tie"], nulls_last=True, maintain_order=True).drop("_tie")
-    else:
-        # Without ties the two keys fix the order alone (77 against 136 ms for a 200,000-row chunk;
-        # bench/README.md, seventh pass).
-        ordered = events.sort(["visitor_key", "occurred_at"], nulls_last=True, maintain_order=True)
+        # every run. Without ties the two keys fix the order alone, and the sort skips the hash (77
+        # against 136 ms for a 200,000-row chunk; bench/README.md, seventh pass).
+        events = events.with_columns(pl.struct([pl.col(c) for c in TIE_BREAKERS if c in events.columns]).hash(seed=0).alias("_tie"))
+        by.append("_tie")
+    ordered = events.sort(by, nulls_last=True, maintain_order=True).drop("_tie", strict=False)
     # Sorted by visitor, a visit starts wherever the visitor changes or the gap is too long: plain
     # shifts over the whole frame, no grouping by the string key.
     keyed = pl.col("visitor_key").is_not_null()

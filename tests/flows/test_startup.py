@@ -23,21 +23,17 @@ def collector_restored():
 
 
 @pytest.mark.usefixtures("collector_restored")
-def test_start_work_resumes_a_paused_collector_with_the_imports_set_aside() -> None:
+@pytest.mark.parametrize(("paused", "sets_aside"), [(True, True), (False, False)], ids=["paused", "running"])
+def test_start_work_resumes_a_paused_collector_with_the_imports_set_aside(paused: bool, sets_aside: bool) -> None:
+    # A paused collector (a command's start) resumes with what exists set aside; a running one is left as it is.
     gc.unfreeze()
-    gc.disable()
+    if paused:
+        gc.disable()
+    else:
+        gc.enable()
     cli.start_work()
     assert gc.isenabled()
-    assert gc.get_freeze_count() > 0
-
-
-@pytest.mark.usefixtures("collector_restored")
-def test_start_work_leaves_a_running_collector_as_it_is() -> None:
-    gc.unfreeze()
-    gc.enable()
-    cli.start_work()
-    assert gc.isenabled()
-    assert gc.get_freeze_count() == 0
+    assert (gc.get_freeze_count() > 0) is sets_aside
 
 
 @pytest.mark.parametrize("command", sorted(cli.PAUSED_START))
