@@ -42,8 +42,15 @@ where unique_views_count > views_count
 union all
 select event_id::text, period_type, period_start, 'traffic sources and device types add up to views'
 from written w
-where (select sum(case when jsonb_typeof(value) = 'number' then value::numeric end) from jsonb_each(w.traffic_sources)) is distinct from nullif(w.views_count, 0)
-   or (select sum(case when jsonb_typeof(value) = 'number' then value::numeric end) from jsonb_each(w.device_types)) is distinct from nullif(w.views_count, 0)
+-- The numbers among each object's values, by a path query (one jsonb value per call; jsonb_each
+-- builds a two-column row per value and cost a quarter more here); a value that is not an object counts
+-- as the impossible sum -1, so that it breaks the invariant whatever the views.
+where case when jsonb_typeof(w.traffic_sources) = 'object'
+           then (select sum(v::numeric) from jsonb_path_query(w.traffic_sources, '$.* ? (@.type() == "number")') as v) else -1 end
+      is distinct from nullif(w.views_count, 0)
+   or case when jsonb_typeof(w.device_types) = 'object'
+           then (select sum(v::numeric) from jsonb_path_query(w.device_types, '$.* ? (@.type() == "number")') as v) else -1 end
+      is distinct from nullif(w.views_count, 0)
 union all
 select w.event_id::text, w.period_type, w.period_start, 'hour unique views equal its visitor-hours'
 from written w

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -10,6 +10,7 @@ import pytest
 from data.sample import generate_sample
 from flows import runs
 from flows.cli import main
+from flows.guards import InvariantBroken, WrittenRows, verify_written
 
 END = datetime(2026, 10, 27, 23, tzinfo=UTC)
 
@@ -100,3 +101,38 @@ def test_guarded_writes_pass_on_a_clean_run(database_url: str) -> None:
         generate_sample(conn, rows=3_000, days=2, seed=5, end=END, items=6)
     assert main(["run", "daily", "--as-of", END.isoformat()]) == 0
     assert stored(database_url)["event_analytics"] > 0
+
+
+BREAKDOWN_CORRUPTIONS = {
+    # An array around the right object: a lax path query would unwrap it and find the right sum.
+    "array-around-the-object": "jsonb_build_array(device_types)",
+    "a-count-as-text": "jsonb_build_object('desktop', views_count::text)",
+    "a-scalar": "to_jsonb(views_count)",
+}
+
+
+@pytest.mark.usefixtures("prefect_server")
+@pytest.mark.parametrize("corrupted", [None, *BREAKDOWN_CORRUPTIONS], ids=["untouched", *BREAKDOWN_CORRUPTIONS])
+def test_the_guard_holds_breakdowns_to_objects_of_numbers(corrupted: str | None, database_url: str) -> None:
+    # Reads in the flows themselves fail on such values before the guard is reached, so the guard's
+    # own query is run on stored rows changed by hand, in a transaction that is then rolled back.
+    with psycopg.connect(database_url) as conn:
+        generate_sample(conn, rows=3_000, days=2, seed=5, end=END, items=6)
+    assert main(["run", "daily", "--as-of", END.isoformat()]) == 0
+    with psycopg.connect(database_url) as conn:
+        item, day = conn.execute(
+            "select event_id::text, period_start from event_analytics where period_type = 'day' and views_count > 0 limit 1"
+        ).fetchone()
+        if corrupted is not None:
+            expression = BREAKDOWN_CORRUPTIONS[corrupted]
+            conn.execute(
+                f"update event_analytics set device_types = {expression} where event_id = %s and period_type = 'day' and period_start = %s",
+                (item, day),
+            )
+        written = WrittenRows(spans=[("day", day, day + timedelta(days=1))], items={item})
+        if corrupted is None:
+            verify_written(conn, written)
+        else:
+            with pytest.raises(InvariantBroken, match="traffic sources and device types add up to views"):
+                verify_written(conn, written)
+        conn.rollback()
