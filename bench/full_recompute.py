@@ -4,7 +4,9 @@
     uv run python -m bench.full_recompute --template perf10m_base --days 120   # rows already generated there
 
 Floor = a bare binary COPY of the raw columns the metrics need, to nowhere, plus a bare binary COPY
-of the result rows (event_analytics and event_analytics_summary) into empty tables with no index.
+of the result rows (event_analytics and event_analytics_summary) into empty temporary tables with
+no index (no WAL: the same rows into ordinary tables took 0.94 to 0.99 s against 0.82 to 0.83 s on
+2026-11-27, bench/README.md, eighth pass).
 The contract floor, printed beside it, is the same raw COPY out plus a binary COPY of everything
 the backfill stored, the visitor state that keeps unique counts exact included, into empty logged
 tables with the plan's keys, indexes and foreign keys: what PostgreSQL needs to store these rows
@@ -14,7 +16,9 @@ The backfill is `analytics backfill --start … --end …` with default options,
 starts or reuses), timed by the wall clock, with its peak RSS. Where its time went comes from the
 backfill's own records: each chunk's queue (for its extract-and-compute turn), extract, compute,
 lock-wait and write seconds (event_analytics_backfill_chunks), the flow's start and end
-(event_analytics_backfills).
+(event_analytics_backfills). CPU seconds over the command, by process: the command's own, the
+PostgreSQL server's (every backend it had, when it runs on this machine) and the local Prefect
+server's.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psutil
 import psycopg
 
 from bench.common import scratch_database
@@ -39,6 +44,8 @@ NEEDED_COLUMNS = """event_id, event_type, user_id, session_id, referrer, user_ag
     metadata ->> 'time_on_page_seconds', metadata ->> 'age_group', metadata ->> 'gender'"""
 RESULT_TABLES = ("event_analytics", "event_analytics_summary")
 STORED_TABLES = (*RESULT_TABLES, "event_analytics_visitor_hours", "event_analytics_visitors")
+# CPU seconds of the last run_cli, by process; PostgreSQL's only when its server runs on this machine.
+CPU_SECONDS: dict[str, float | None] = {}
 PLAN_SECONDS = 294.0  # the plan's PL/pgSQL on 1M rows, 200 items, 120 days, seven counts only (spec)
 
 
@@ -100,19 +107,59 @@ def contract_floor(url: str) -> tuple[int, float]:
     return rows, elapsed
 
 
+def server_cpu_seconds(url: str) -> float | None:
+    """CPU seconds used so far by the PostgreSQL server of `url` and every backend it has had: the
+    postmaster's own and collected children's times, plus its live children's. None when the server
+    is not a process of this machine that can be read."""
+    try:
+        with psycopg.connect(url) as conn:
+            backend = conn.execute("select pg_backend_pid()").fetchone()[0]
+            postmaster = psutil.Process(psutil.Process(backend).ppid())
+        times = postmaster.cpu_times()
+        total = times.user + times.system + times.children_user + times.children_system
+        for child in postmaster.children():
+            try:
+                child_times = child.cpu_times()
+            except psutil.Error:
+                continue
+            total += child_times.user + child_times.system
+        return total
+    except (psutil.Error, OSError):
+        return None
+
+
+def prefect_server_cpu_seconds() -> float:
+    """CPU seconds used so far by the local Prefect servers of this machine (`prefect server start`)."""
+    total = 0.0
+    for process in psutil.process_iter(["cmdline"]):
+        command = " ".join(process.info["cmdline"] or [])
+        if "prefect" in command and " server start" in command:
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            total += times.user + times.system
+    return total
+
+
 def run_cli(url: str, first: str, end: str, chunk: str | None) -> tuple[float, int, str]:
     """`analytics backfill` as a user runs it; wall seconds, peak RSS in kB, its last line."""
     command = [str(Path(sys.executable).with_name("analytics")), "backfill", "--start", first, "--end", end]
     if chunk:
         command += ["--chunk", chunk]
     env = {**os.environ, "DATABASE_URL": url}
+    before = (server_cpu_seconds(url), prefect_server_cpu_seconds(), resource.getrusage(resource.RUSAGE_CHILDREN))
     started = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
     if done.returncode != 0:
         sys.exit(f"bench: `{' '.join(command[1:])}` failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, peak_kb, done.stdout.strip().splitlines()[-1]
+    time.sleep(0.2)  # the command's backends exit after it does
+    after = (server_cpu_seconds(url), prefect_server_cpu_seconds(), resource.getrusage(resource.RUSAGE_CHILDREN))
+    CPU_SECONDS["the analytics command"] = (after[2].ru_utime + after[2].ru_stime) - (before[2].ru_utime + before[2].ru_stime)
+    CPU_SECONDS["the PostgreSQL server (all processes)"] = after[0] - before[0] if before[0] is not None and after[0] is not None else None
+    CPU_SECONDS["the local Prefect server"] = after[1] - before[1]
+    return wall, after[2].ru_maxrss, done.stdout.strip().splitlines()[-1]
 
 
 def breakdown(url: str) -> dict[str, float]:
@@ -182,6 +229,9 @@ def main() -> None:
     print(f"  {'  start-up and exit (wall − flow)':<40} {wall - stages['flow']:8.2f} s")
     for label, value in stages.items():
         print(f"  {'  ' + label:<40} {value:8.2f}{'' if label == 'chunks' else ' s'}")
+    for label, seconds in CPU_SECONDS.items():
+        shown = f"{seconds:8.2f} s" if seconds is not None else "     n/a   (not a process of this machine)"
+        print(f"  {'CPU: ' + label:<40} {shown}")
     print(f"  {'peak RSS of the command':<40} {peak_kb / 1024 / 1024:8.2f} GB")
     print(f"  {'I/O floor (out + in)':<40} {floor:8.2f} s")
     print(f"  {'backfill / floor':<40} {wall / floor:8.2f} x   (target <= 8x, goal 2x)")
