@@ -30,6 +30,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -107,6 +108,18 @@ def contract_floor(url: str) -> tuple[int, float]:
     return rows, elapsed
 
 
+def _own_cpu_seconds(processes: Iterable[psutil.Process]) -> float:
+    """User and system seconds of these processes (not their children), those that ended meanwhile left out."""
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def server_cpu_seconds(url: str) -> float | None:
     """CPU seconds used so far by the PostgreSQL server of `url` and every backend it has had: the
     postmaster's own and collected children's times, plus its live children's. None when the server
@@ -115,31 +128,20 @@ def server_cpu_seconds(url: str) -> float | None:
         with psycopg.connect(url) as conn:
             backend = conn.execute("select pg_backend_pid()").fetchone()[0]
             postmaster = psutil.Process(psutil.Process(backend).ppid())
-        times = postmaster.cpu_times()
-        total = times.user + times.system + times.children_user + times.children_system
-        for child in postmaster.children():
-            try:
-                child_times = child.cpu_times()
-            except psutil.Error:
-                continue
-            total += child_times.user + child_times.system
-        return total
+        collected = postmaster.cpu_times()
+        return collected.children_user + collected.children_system + _own_cpu_seconds([postmaster, *postmaster.children()])
     except (psutil.Error, OSError):
         return None
 
 
 def prefect_server_cpu_seconds() -> float:
     """CPU seconds used so far by the local Prefect servers of this machine (`prefect server start`)."""
-    total = 0.0
-    for process in psutil.process_iter(["cmdline"]):
-        command = " ".join(process.info["cmdline"] or [])
-        if "prefect" in command and " server start" in command:
-            try:
-                times = process.cpu_times()
-            except psutil.Error:
-                continue
-            total += times.user + times.system
-    return total
+    servers = [
+        process
+        for process in psutil.process_iter(["cmdline"])
+        if "prefect" in " ".join(process.info["cmdline"] or []) and " server start" in " ".join(process.info["cmdline"] or [])
+    ]
+    return _own_cpu_seconds(servers)
 
 
 def run_cli(url: str, first: str, end: str, chunk: str | None) -> tuple[float, int, str]:
@@ -157,7 +159,7 @@ def run_cli(url: str, first: str, end: str, chunk: str | None) -> tuple[float, i
     time.sleep(0.2)  # the command's backends exit after it does
     after = (server_cpu_seconds(url), prefect_server_cpu_seconds(), resource.getrusage(resource.RUSAGE_CHILDREN))
     CPU_SECONDS["the analytics command"] = (after[2].ru_utime + after[2].ru_stime) - (before[2].ru_utime + before[2].ru_stime)
-    CPU_SECONDS["the PostgreSQL server (all processes)"] = after[0] - before[0] if before[0] is not None and after[0] is not None else None
+    CPU_SECONDS["PostgreSQL server (all processes)"] = after[0] - before[0] if before[0] is not None and after[0] is not None else None
     CPU_SECONDS["the local Prefect server"] = after[1] - before[1]
     return wall, after[2].ru_maxrss, done.stdout.strip().splitlines()[-1]
 
