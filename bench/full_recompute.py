@@ -45,8 +45,6 @@ NEEDED_COLUMNS = """event_id, event_type, user_id, session_id, referrer, user_ag
     metadata ->> 'time_on_page_seconds', metadata ->> 'age_group', metadata ->> 'gender'"""
 RESULT_TABLES = ("event_analytics", "event_analytics_summary")
 STORED_TABLES = (*RESULT_TABLES, "event_analytics_visitor_hours", "event_analytics_visitors")
-# CPU seconds of the last run_cli, by process; PostgreSQL's only when its server runs on this machine.
-CPU_SECONDS: dict[str, float | None] = {}
 PLAN_SECONDS = 294.0  # the plan's PL/pgSQL on 1M rows, 200 items, 120 days, seven counts only (spec)
 
 
@@ -136,16 +134,13 @@ def server_cpu_seconds(url: str) -> float | None:
 
 def prefect_server_cpu_seconds() -> float:
     """CPU seconds used so far by the local Prefect servers of this machine (`prefect server start`)."""
-    servers = [
-        process
-        for process in psutil.process_iter(["cmdline"])
-        if "prefect" in " ".join(process.info["cmdline"] or []) and " server start" in " ".join(process.info["cmdline"] or [])
-    ]
-    return _own_cpu_seconds(servers)
+    commands = ((process, " ".join(process.info["cmdline"] or [])) for process in psutil.process_iter(["cmdline"]))
+    return _own_cpu_seconds(process for process, command in commands if "prefect" in command and " server start" in command)
 
 
-def run_cli(url: str, first: str, end: str, chunk: str | None) -> tuple[float, int, str]:
-    """`analytics backfill` as a user runs it; wall seconds, peak RSS in kB, its last line."""
+def run_cli(url: str, first: str, end: str, chunk: str | None) -> tuple[float, int, str, dict[str, float | None]]:
+    """`analytics backfill` as a user runs it; wall seconds, peak RSS in kB, its last line, and the CPU
+    seconds it took by process (PostgreSQL's None when its server is not a process of this machine)."""
     command = [str(Path(sys.executable).with_name("analytics")), "backfill", "--start", first, "--end", end]
     if chunk:
         command += ["--chunk", chunk]
@@ -158,10 +153,12 @@ def run_cli(url: str, first: str, end: str, chunk: str | None) -> tuple[float, i
         sys.exit(f"bench: `{' '.join(command[1:])}` failed ({done.returncode}):\n{done.stderr[-3000:]}")
     time.sleep(0.2)  # the command's backends exit after it does
     after = (server_cpu_seconds(url), prefect_server_cpu_seconds(), resource.getrusage(resource.RUSAGE_CHILDREN))
-    CPU_SECONDS["the analytics command"] = (after[2].ru_utime + after[2].ru_stime) - (before[2].ru_utime + before[2].ru_stime)
-    CPU_SECONDS["PostgreSQL server (all processes)"] = after[0] - before[0] if before[0] is not None and after[0] is not None else None
-    CPU_SECONDS["the local Prefect server"] = after[1] - before[1]
-    return wall, after[2].ru_maxrss, done.stdout.strip().splitlines()[-1]
+    cpu = {
+        "the analytics command": (after[2].ru_utime + after[2].ru_stime) - (before[2].ru_utime + before[2].ru_stime),
+        "PostgreSQL server (all processes)": after[0] - before[0] if before[0] is not None and after[0] is not None else None,
+        "the local Prefect server": after[1] - before[1],
+    }
+    return wall, after[2].ru_maxrss, done.stdout.strip().splitlines()[-1], cpu
 
 
 def breakdown(url: str) -> dict[str, float]:
@@ -213,7 +210,7 @@ def main() -> None:
             conn.execute("vacuum analyze")
             raw_rows = conn.execute("select count(*) from event_analytics_events").fetchone()[0]
         timings["floor: COPY raw columns out"] = floor_extract(url)
-        wall, peak_kb, last_line = run_cli(url, str(first), str(end.date()), args.chunk)
+        wall, peak_kb, last_line, cpu = run_cli(url, str(first), str(end.date()), args.chunk)
         timings["analytics backfill (wall clock)"] = wall
         stages = breakdown(url)
         result_rows, timings["floor: COPY result rows in"] = floor_load(url)
@@ -231,7 +228,7 @@ def main() -> None:
     print(f"  {'  start-up and exit (wall − flow)':<40} {wall - stages['flow']:8.2f} s")
     for label, value in stages.items():
         print(f"  {'  ' + label:<40} {value:8.2f}{'' if label == 'chunks' else ' s'}")
-    for label, seconds in CPU_SECONDS.items():
+    for label, seconds in cpu.items():
         shown = f"{seconds:8.2f} s" if seconds is not None else "     n/a   (not a process of this machine)"
         print(f"  {'CPU: ' + label:<40} {shown}")
     print(f"  {'peak RSS of the command':<40} {peak_kb / 1024 / 1024:8.2f} GB")
