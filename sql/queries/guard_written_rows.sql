@@ -42,15 +42,31 @@ where unique_views_count > views_count
 union all
 select event_id::text, period_type, period_start, 'traffic sources and device types add up to views'
 from written w
--- The numbers among each object's values, by a path query (one jsonb value per call; jsonb_each
--- builds a two-column row per value and cost a quarter more here); a value that is not an object counts
--- as the impossible sum -1, so that it breaks the invariant whatever the views.
-where case when jsonb_typeof(w.traffic_sources) = 'object'
-           then (select sum(v::numeric) from jsonb_path_query(w.traffic_sources, '$.* ? (@.type() == "number")') as v) else -1 end
-      is distinct from nullif(w.views_count, 0)
-   or case when jsonb_typeof(w.device_types) = 'object'
-           then (select sum(v::numeric) from jsonb_path_query(w.device_types, '$.* ? (@.type() == "number")') as v) else -1 end
-      is distinct from nullif(w.views_count, 0)
+-- Summed once per distinct (traffic sources, device types, views): most hours share all three with
+-- many others, and jsonb hashing and equality cost less than a path query. Equal jsonb objects hold
+-- the same keys with equal values of the same types, so they have equal sums; a row breaks the
+-- invariant exactly when its triple does, and the rows are looked up again only when one does.
+-- The triples hold no NULL, so that the lookup's equality finds every row: a NULL breakdown fails
+-- the check as any non-object does (as jsonb 'null'), and NULL views pass or fail it as 0 does.
+-- The lookup is a hashed subplan over the failing triples (as the operand of coalesce it is not made
+-- a join), so that with none, as a clean write has, the written rows are not hashed for it.
+where coalesce((coalesce(w.traffic_sources, 'null'), coalesce(w.device_types, 'null'), coalesce(w.views_count, 0)) in (
+    select d.traffic_sources, d.device_types, d.views_count
+    from (
+        select distinct coalesce(traffic_sources, 'null') as traffic_sources, coalesce(device_types, 'null') as device_types,
+               coalesce(views_count, 0) as views_count
+        from written
+    ) as d
+    -- The numbers among each object's values, by a path query (one jsonb value per call; jsonb_each
+    -- builds a two-column row per value and cost a quarter more here); a value that is not an object
+    -- counts as the impossible sum -1, so that it breaks the invariant whatever the views.
+    where case when jsonb_typeof(d.traffic_sources) = 'object'
+               then (select sum(v::numeric) from jsonb_path_query(d.traffic_sources, '$.* ? (@.type() == "number")') as v) else -1 end
+          is distinct from nullif(d.views_count, 0)
+       or case when jsonb_typeof(d.device_types) = 'object'
+               then (select sum(v::numeric) from jsonb_path_query(d.device_types, '$.* ? (@.type() == "number")') as v) else -1 end
+          is distinct from nullif(d.views_count, 0)
+), false)
 union all
 select w.event_id::text, w.period_type, w.period_start, 'hour unique views equal its visitor-hours'
 from written w

@@ -108,6 +108,8 @@ BREAKDOWN_CORRUPTIONS = {
     "array-around-the-object": "jsonb_build_array(device_types)",
     "a-count-as-text": "jsonb_build_object('desktop', views_count::text)",
     "a-scalar": "to_jsonb(views_count)",
+    # SQL NULL: the guard sums each distinct object once, and its lookup of the rows must still find this one.
+    "a-null": "null",
 }
 
 
@@ -136,3 +138,44 @@ def test_the_guard_holds_breakdowns_to_objects_of_numbers(corrupted: str | None,
             with pytest.raises(InvariantBroken, match="traffic sources and device types add up to views"):
                 verify_written(conn, written)
         conn.rollback()
+
+
+@pytest.mark.usefixtures("prefect_server")
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("device_types", "jsonb_build_object('desktop', views_count + 1)"),
+        ("device_types", "null"),
+        ("views_count", "null"),
+    ],
+    ids=["a-wrong-sum", "a-null-breakdown", "null-views"],
+)
+def test_the_guard_names_the_one_hour_that_breaks_among_hours_alike(column: str, value: str, database_url: str) -> None:
+    # The guard sums the breakdowns of each distinct (traffic sources, device types, views) once, then
+    # looks up the rows of the failing ones: one corrupted hour among hours that had the same three
+    # values must be the one row found, whatever the rest of the written span holds.
+    with psycopg.connect(database_url) as conn:
+        generate_sample(conn, rows=3_000, days=2, seed=5, end=END, items=6)
+    assert main(["run", "daily", "--as-of", END.isoformat()]) == 0
+    with psycopg.connect(database_url) as conn:
+        start, end, items, twins = conn.execute(
+            "select min(period_start), max(period_start) + interval '1 hour', array_agg(distinct event_id::text),"
+            " max(alike) from (select *, count(*) over (partition by traffic_sources, device_types, views_count) as alike"
+            " from event_analytics where period_type = 'hour') h"
+        ).fetchone()
+        assert twins >= 3
+        item, hour = conn.execute(
+            "select event_id::text, period_start from event_analytics where period_type = 'hour' and (traffic_sources, device_types, views_count) = ("
+            " select traffic_sources, device_types, views_count from event_analytics where period_type = 'hour'"
+            " group by 1, 2, 3 order by count(*) desc limit 1) order by period_start desc, event_id limit 1"
+        ).fetchone()
+        conn.execute(
+            f"update event_analytics set {column} = {value} where event_id = %s and period_type = 'hour' and period_start = %s",
+            (item, hour),
+        )
+        written = WrittenRows(spans=[("hour", start, end)], items=set(items))
+        with pytest.raises(InvariantBroken, match="traffic sources and device types add up to views") as broken:
+            verify_written(conn, written)
+        assert f"item {item}, hour {hour.isoformat()} (of 1 rows found)" in str(broken.value)
+        conn.rollback()
+        verify_written(conn, written)
