@@ -285,9 +285,12 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             remove()
     if failure is not None:
         # A lost worker or scheduler: every chunk written was recorded as done, so the same command resumes.
+        # Dask cannot stop a task that is running: a chunk a surviving worker was writing still commits
+        # after this line, with its record, and the rerun skips it like any other written chunk.
         reason = (str(failure).splitlines() or [""])[0][:300]
         print(
-            f"analytics backfill: failed on the Dask cluster ({type(failure).__name__}: {reason}); the chunks written are kept: run the same command again to resume",
+            f"analytics backfill: failed on the Dask cluster ({type(failure).__name__}: {reason}); the chunks written are kept, "
+            "and a chunk a worker is still running commits when it ends: run the same command again to resume",
             file=sys.stderr,
         )
         return EXIT_FAILED

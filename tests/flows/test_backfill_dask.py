@@ -270,6 +270,7 @@ def test_a_backfill_that_loses_a_chunk_to_a_killed_worker_says_how_to_resume(gen
         assert backfill.returncode == 1, output[-5000:]
         last_line = output.strip().splitlines()[-1]
         assert last_line.startswith("analytics backfill: ") and "run the same command again to resume" in last_line
+        assert "a chunk a worker is still running commits when it ends" in last_line
         # A chunk already running on the surviving worker when the command gave up still runs to its
         # commit (Dask cannot stop a running task; its key is only cancelled): count once it is done.
         wait_until(
