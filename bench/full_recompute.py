@@ -4,9 +4,12 @@
     uv run python -m bench.full_recompute --template perf10m_base --days 120   # rows already generated there
 
 Floor = a bare binary COPY of the raw columns the metrics need, to nowhere, plus a bare binary COPY
-of the result rows (event_analytics and event_analytics_summary) into empty temporary tables with
-no index (no WAL: the same rows into ordinary tables took 0.94 to 0.99 s against 0.82 to 0.83 s on
-2026-11-27, bench/README.md, eighth pass).
+of the result rows (event_analytics and event_analytics_summary) into empty ordinary tables with no
+index, key or trigger: storing rows at all, with the WAL any stored row needs. Passes one to eight
+(bench/README.md) COPYed into temporary tables, which skip the WAL and shared buffers; that floor is
+still measured and its ratio printed beside, so that their figures stay comparable. The floor and the
+backfill each start from a finished checkpoint (copying the template writes WAL enough to make one
+due), and the WAL the command wrote is printed.
 The contract floor, printed beside it, is the same raw COPY out plus a binary COPY of everything
 the backfill stored, the visitor state that keeps unique counts exact included, into empty logged
 tables with the plan's keys, indexes and foreign keys: what PostgreSQL needs to store these rows
@@ -75,15 +78,20 @@ def _timed_copy_in(conn: psycopg.Connection, target: str, buffer: io.BytesIO) ->
     return conn.execute(f"select count(*) from {target}").fetchone()[0], elapsed
 
 
-def floor_load(url: str) -> tuple[int, float]:
-    """COPY the result rows, as the backfill left them, into empty tables; return how many and the seconds."""
+def floor_load(url: str, *, temporary: bool) -> tuple[int, float]:
+    """COPY the result rows, as the backfill left them, into empty tables with no index, key or
+    trigger (ordinary ones, or temporary ones with no WAL); return how many and the seconds."""
     rows, elapsed = 0, 0.0
+    kind = "temp" if temporary else ""
     with psycopg.connect(url) as conn:
         for table in RESULT_TABLES:
             buffer = _copy_out(conn, table)
-            conn.execute(f"create temp table floor_{table} (like {table} including defaults)")
+            conn.execute(f"create {kind} table floor_{table} (like {table} including defaults)")
+            conn.commit()
             copied, seconds = _timed_copy_in(conn, f"floor_{table}", buffer)
             rows, elapsed = rows + copied, elapsed + seconds
+            conn.execute(f"drop table floor_{table}")
+            conn.commit()
     return rows, elapsed
 
 
@@ -136,6 +144,31 @@ def prefect_server_cpu_seconds() -> float:
     """CPU seconds used so far by the local Prefect servers of this machine (`prefect server start`)."""
     commands = ((process, " ".join(process.info["cmdline"] or [])) for process in psutil.process_iter(["cmdline"]))
     return _own_cpu_seconds(process for process, command in commands if "prefect" in command and " server start" in command)
+
+
+def settle(url: str) -> str | None:
+    """Start from a finished checkpoint: copying the template and the backfill each write hundreds of
+    MB of WAL, and a checkpoint they leave due would land on whatever is measured next. None when
+    done, else why not (CHECKPOINT needs a superuser or pg_checkpoint)."""
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("checkpoint")
+    except psycopg.errors.InsufficientPrivilege as error:
+        return str(error).strip()
+    return None
+
+
+def wal_position(url: str) -> tuple[str, int]:
+    """The server's WAL insert position, and how many checkpoints it has been asked for so far."""
+    with psycopg.connect(url) as conn:
+        return conn.execute("select pg_current_wal_lsn()::text, checkpoints_req from pg_stat_bgwriter").fetchone()
+
+
+def wal_written(url: str, before: tuple[str, int], after: tuple[str, int]) -> tuple[float, int]:
+    """MB of WAL and requested checkpoints between two wal_position readings."""
+    with psycopg.connect(url) as conn:
+        written = conn.execute("select pg_wal_lsn_diff(%s::pg_lsn, %s::pg_lsn)", (after[0], before[0])).fetchone()[0]
+    return float(written) / 1e6, after[1] - before[1]
 
 
 def run_cli(url: str, first: str, end: str, chunk: str | None) -> tuple[float, int, str, dict[str, float | None]]:
@@ -209,11 +242,16 @@ def main() -> None:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("vacuum analyze")
             raw_rows = conn.execute("select count(*) from event_analytics_events").fetchone()[0]
+        unsettled = settle(url)
         timings["floor: COPY raw columns out"] = floor_extract(url)
+        wal_before = wal_position(url)
         wall, peak_kb, last_line, cpu = run_cli(url, str(first), str(end.date()), args.chunk)
+        wal_mb, checkpoints = wal_written(url, wal_before, wal_position(url))
         timings["analytics backfill (wall clock)"] = wall
         stages = breakdown(url)
-        result_rows, timings["floor: COPY result rows in"] = floor_load(url)
+        settle(url)
+        result_rows, timings["floor: COPY result rows in"] = floor_load(url, temporary=False)
+        _, temporary_in = floor_load(url, temporary=True)
         stored_rows, contract = contract_floor(url)
 
     floor_extract_seconds = timings["floor: COPY raw columns out"]
@@ -232,8 +270,16 @@ def main() -> None:
         shown = f"{seconds:8.2f} s" if seconds is not None else "     n/a   (not a process of this machine)"
         print(f"  {'CPU: ' + label:<40} {shown}")
     print(f"  {'peak RSS of the command':<40} {peak_kb / 1024 / 1024:8.2f} GB")
+    print(f"  {'WAL the command wrote':<40} {wal_mb:8.0f} MB   ({checkpoints} checkpoints requested meanwhile)")
+    if unsettled is not None:
+        print(f"  (no checkpoint before the measures: {unsettled})")
     print(f"  {'I/O floor (out + in)':<40} {floor:8.2f} s")
     print(f"  {'backfill / floor':<40} {wall / floor:8.2f} x   (target <= 8x, goal 2x)")
+    temporary_floor = floor_extract_seconds + temporary_in
+    print(
+        f"  {'  the floor into temporary tables':<40} {temporary_floor:8.2f} s   "
+        f"(passes one to eight: no WAL) backfill / it {wall / temporary_floor:.2f} x"
+    )
     print(
         f"  {'contract floor':<40} {floor_extract_seconds + contract:8.2f} s   (raw COPY out, plus the {stored_rows:,} stored rows, "
         "visitor state included, COPYed into tables with the plan's keys, indexes and foreign keys)"
