@@ -95,12 +95,17 @@ def test_a_rolled_up_week_whose_uniques_change_on_the_way_in_stores_nothing(
     assert stored(database_url) == dict.fromkeys(stored(database_url), 0)
 
 
-@pytest.mark.usefixtures("prefect_server")
-def test_guarded_writes_pass_on_a_clean_run(database_url: str) -> None:
+@pytest.fixture
+def daily_run(database_url: str, prefect_server: None) -> str:
+    """The database after `analytics run daily` over a small sample: the rows a guarded write stored."""
     with psycopg.connect(database_url) as conn:
         generate_sample(conn, rows=3_000, days=2, seed=5, end=END, items=6)
     assert main(["run", "daily", "--as-of", END.isoformat()]) == 0
-    assert stored(database_url)["event_analytics"] > 0
+    return database_url
+
+
+def test_guarded_writes_pass_on_a_clean_run(daily_run: str) -> None:
+    assert stored(daily_run)["event_analytics"] > 0
 
 
 BREAKDOWN_CORRUPTIONS = {
@@ -113,15 +118,11 @@ BREAKDOWN_CORRUPTIONS = {
 }
 
 
-@pytest.mark.usefixtures("prefect_server")
 @pytest.mark.parametrize("corrupted", [None, *BREAKDOWN_CORRUPTIONS], ids=["untouched", *BREAKDOWN_CORRUPTIONS])
-def test_the_guard_holds_breakdowns_to_objects_of_numbers(corrupted: str | None, database_url: str) -> None:
+def test_the_guard_holds_breakdowns_to_objects_of_numbers(corrupted: str | None, daily_run: str) -> None:
     # Reads in the flows themselves fail on such values before the guard is reached, so the guard's
     # own query is run on stored rows changed by hand, in a transaction that is then rolled back.
-    with psycopg.connect(database_url) as conn:
-        generate_sample(conn, rows=3_000, days=2, seed=5, end=END, items=6)
-    assert main(["run", "daily", "--as-of", END.isoformat()]) == 0
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(daily_run) as conn:
         item, day = conn.execute(
             "select event_id::text, period_start from event_analytics where period_type = 'day' and views_count > 0 limit 1"
         ).fetchone()
@@ -140,7 +141,6 @@ def test_the_guard_holds_breakdowns_to_objects_of_numbers(corrupted: str | None,
         conn.rollback()
 
 
-@pytest.mark.usefixtures("prefect_server")
 @pytest.mark.parametrize(
     ("column", "value"),
     [
@@ -150,25 +150,21 @@ def test_the_guard_holds_breakdowns_to_objects_of_numbers(corrupted: str | None,
     ],
     ids=["a-wrong-sum", "a-null-breakdown", "null-views"],
 )
-def test_the_guard_names_the_one_hour_that_breaks_among_hours_alike(column: str, value: str, database_url: str) -> None:
+def test_the_guard_names_the_one_hour_that_breaks_among_hours_alike(column: str, value: str, daily_run: str) -> None:
     # The guard sums the breakdowns of each distinct (traffic sources, device types, views) once, then
     # looks up the rows of the failing ones: one corrupted hour among hours that had the same three
     # values must be the one row found, whatever the rest of the written span holds.
-    with psycopg.connect(database_url) as conn:
-        generate_sample(conn, rows=3_000, days=2, seed=5, end=END, items=6)
-    assert main(["run", "daily", "--as-of", END.isoformat()]) == 0
-    with psycopg.connect(database_url) as conn:
-        start, end, items, twins = conn.execute(
-            "select min(period_start), max(period_start) + interval '1 hour', array_agg(distinct event_id::text),"
-            " max(alike) from (select *, count(*) over (partition by traffic_sources, device_types, views_count) as alike"
-            " from event_analytics where period_type = 'hour') h"
+    with psycopg.connect(daily_run) as conn:
+        start, end, items = conn.execute(
+            "select min(period_start), max(period_start) + interval '1 hour', array_agg(distinct event_id::text)"
+            " from event_analytics where period_type = 'hour'"
+        ).fetchone()
+        # An hour of the most common (traffic sources, device types, views).
+        item, hour, twins = conn.execute(
+            "select event_id::text, period_start, count(*) over (partition by traffic_sources, device_types, views_count) as alike"
+            " from event_analytics where period_type = 'hour' order by alike desc, period_start desc, event_id limit 1"
         ).fetchone()
         assert twins >= 3
-        item, hour = conn.execute(
-            "select event_id::text, period_start from event_analytics where period_type = 'hour' and (traffic_sources, device_types, views_count) = ("
-            " select traffic_sources, device_types, views_count from event_analytics where period_type = 'hour'"
-            " group by 1, 2, 3 order by count(*) desc limit 1) order by period_start desc, event_id limit 1"
-        ).fetchone()
         conn.execute(
             f"update event_analytics set {column} = {value} where event_id = %s and period_type = 'hour' and period_start = %s",
             (item, hour),
