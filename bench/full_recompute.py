@@ -78,14 +78,19 @@ def _timed_copy_in(conn: psycopg.Connection, target: str, buffer: io.BytesIO) ->
     return conn.execute(f"select count(*) from {target}").fetchone()[0], elapsed
 
 
-def floor_load(url: str, *, temporary: bool) -> tuple[int, float]:
-    """COPY the result rows, as the backfill left them, into empty tables with no index, key or
-    trigger (ordinary ones, or temporary ones with no WAL); return how many and the seconds."""
+def copy_out_results(url: str) -> dict[str, io.BytesIO]:
+    """The result rows as the backfill left them, in binary COPY format, by table."""
+    with psycopg.connect(url) as conn:
+        return {table: _copy_out(conn, table) for table in RESULT_TABLES}
+
+
+def floor_load(url: str, results: dict[str, io.BytesIO], *, temporary: bool) -> tuple[int, float]:
+    """COPY the result rows into empty tables with no index, key or trigger (ordinary ones, or
+    temporary ones with no WAL); return how many and the seconds."""
     rows, elapsed = 0, 0.0
     kind = "temp" if temporary else ""
     with psycopg.connect(url) as conn:
-        for table in RESULT_TABLES:
-            buffer = _copy_out(conn, table)
+        for table, buffer in results.items():
             conn.execute(f"create {kind} table floor_{table} (like {table} including defaults)")
             conn.commit()
             copied, seconds = _timed_copy_in(conn, f"floor_{table}", buffer)
@@ -158,17 +163,10 @@ def settle(url: str) -> str | None:
     return None
 
 
-def wal_position(url: str) -> tuple[str, int]:
-    """The server's WAL insert position, and how many checkpoints it has been asked for so far."""
+def wal_position(url: str) -> tuple[int, int]:
+    """The server's WAL insert position in bytes, and how many checkpoints it has been asked for so far."""
     with psycopg.connect(url) as conn:
-        return conn.execute("select pg_current_wal_lsn()::text, checkpoints_req from pg_stat_bgwriter").fetchone()
-
-
-def wal_written(url: str, before: tuple[str, int], after: tuple[str, int]) -> tuple[float, int]:
-    """MB of WAL and requested checkpoints between two wal_position readings."""
-    with psycopg.connect(url) as conn:
-        written = conn.execute("select pg_wal_lsn_diff(%s::pg_lsn, %s::pg_lsn)", (after[0], before[0])).fetchone()[0]
-    return float(written) / 1e6, after[1] - before[1]
+        return conn.execute("select pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint, checkpoints_req from pg_stat_bgwriter").fetchone()
 
 
 def run_cli(url: str, first: str, end: str, chunk: str | None) -> tuple[float, int, str, dict[str, float | None]]:
@@ -246,12 +244,14 @@ def main() -> None:
         timings["floor: COPY raw columns out"] = floor_extract(url)
         wal_before = wal_position(url)
         wall, peak_kb, last_line, cpu = run_cli(url, str(first), str(end.date()), args.chunk)
-        wal_mb, checkpoints = wal_written(url, wal_before, wal_position(url))
+        wal_after = wal_position(url)
+        wal_mb, checkpoints = (wal_after[0] - wal_before[0]) / 1e6, wal_after[1] - wal_before[1]
         timings["analytics backfill (wall clock)"] = wall
         stages = breakdown(url)
         settle(url)
-        result_rows, timings["floor: COPY result rows in"] = floor_load(url, temporary=False)
-        _, temporary_in = floor_load(url, temporary=True)
+        results = copy_out_results(url)
+        result_rows, timings["floor: COPY result rows in"] = floor_load(url, results, temporary=False)
+        _, temporary_in = floor_load(url, results, temporary=True)
         stored_rows, contract = contract_floor(url)
 
     floor_extract_seconds = timings["floor: COPY raw columns out"]
