@@ -22,6 +22,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.archive import months_overlapping, partition_files
 from flows.check import guard_all_time_state
 from flows.database import Database
+from flows.heartbeats import end_heartbeats_with_flow
 from flows.load import LoadReport, analytics_transaction, merge_load_reports, rebuild_all_time, refresh_summaries, roll_up, write_in_shards
 from flows.parameters import BACKFILL_PERIODS, MAX_CHUNK_DAYS, check_chunk_days, validate_backfill
 from flows.parameters import BackfillError as BackfillError
@@ -35,6 +36,9 @@ from transforms.chunks import plan_chunks
 from transforms.periods import month_first
 from transforms.rollups import hours_of_periods_from
 from transforms.shards import shard_items
+
+# Commands return when their flow ends, not up to a second later (flows/heartbeats.py).
+end_heartbeats_with_flow()
 
 
 def pending_days(start: date, end: date, timezone_name: str, done: dict[str, dict]) -> list[date]:

@@ -14,6 +14,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.database import Database, DatabaseError
+from flows.heartbeats import end_heartbeats_with_flow
 from flows.load import LoadReport, analytics_transaction, rebuild_all_time, refresh_summaries, roll_up
 from flows.settings import load_settings
 from flows.sql import load_sql
@@ -28,6 +29,9 @@ from transforms.consistency import (
     summarise_drift,
 )
 from transforms.periods import ALL_TIME_START
+
+# Commands return when their flow ends, not up to a second later (flows/heartbeats.py).
+end_heartbeats_with_flow()
 
 # Days first: weeks and months are summed from stored days.
 REPAIR_ORDER = ("day", "week", "month")

@@ -32,11 +32,15 @@ from flows.archive import (
     verify_month,
 )
 from flows.database import Database
+from flows.heartbeats import end_heartbeats_with_flow
 from flows.runs import prepare_database
 from flows.settings import Settings, load_settings
 from flows.sql import load_sql
 from flows.windows import ensure_utc, format_instant
 from transforms.validation import EARLIEST_TIMESTAMP, LATEST_TIMESTAMP
+
+# Commands return when their flow ends, not up to a second later (flows/heartbeats.py).
+end_heartbeats_with_flow()
 
 # Session-level, held for a whole run: months are archived by one run at a time.
 RETENTION_LOCK_KEY = 7_361_208_003

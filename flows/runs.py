@@ -11,6 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from flows.database import Database, require_migrated, resolve_database
+from flows.heartbeats import end_heartbeats_with_flow
 from flows.late import catch_up_late_rows, find_late_rows
 from flows.parameters import check_as_of, check_lookback_hours
 from flows.report import describe_counts, publish_run_report
@@ -19,6 +20,9 @@ from flows.sql import load_sql
 from flows.window import process_window
 from flows.windows import Window, day_window, ensure_utc, hourly_window, previous_day
 from transforms.validation import EARLIEST_TIMESTAMP, LATEST_TIMESTAMP
+
+# Commands return when their flow ends, not up to a second later (flows/heartbeats.py).
+end_heartbeats_with_flow()
 
 # One retried unit: a failed attempt's write rolled back whole, so the retry starts from nothing.
 window_task = task(name="window", retries=2, retry_delay_seconds=[5, 30], timeout_seconds=1800, cache_policy=NO_CACHE)(process_window)
