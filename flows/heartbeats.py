@@ -19,17 +19,14 @@ from contextlib import contextmanager
 from typing import Any
 
 
-def end_heartbeats_with_flow() -> bool:
+def end_heartbeats_with_flow() -> None:
     """Make Prefect's synchronous flow engine stop waiting for its heartbeat thread when a flow
-    ends; idempotent. Returns whether it is in place: a Prefect whose heartbeat context takes no
-    `join_on_exit` is left as it is."""
+    ends; idempotent. A Prefect whose heartbeat context takes no `join_on_exit` is left as it is."""
     import prefect.flow_engine as engine
 
     current = engine._send_heartbeats
-    if getattr(current, "ends_with_flow", False):
-        return True
-    if "join_on_exit" not in inspect.signature(current).parameters:
-        return False
+    if getattr(current, "ends_with_flow", False) or "join_on_exit" not in inspect.signature(current).parameters:
+        return
 
     @contextmanager
     def send_heartbeats(flow_engine: Any, join_on_exit: bool = True) -> Iterator[None]:
@@ -38,4 +35,3 @@ def end_heartbeats_with_flow() -> bool:
 
     send_heartbeats.ends_with_flow = True  # type: ignore[attr-defined]
     engine._send_heartbeats = send_heartbeats
-    return True
